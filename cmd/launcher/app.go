@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/propital/launcher/internal/config"
@@ -49,14 +50,20 @@ func Main() int {
 	return run(ctx, f, os.Args[1:])
 }
 
-func run(ctx context.Context, f *factory, args []string) int {
+func run(ctx context.Context, f *factory, args []string) (code int) {
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(f.Err, "launcher: internal error: %v\nthis is a bug in launcher; please report it with the command you ran\n", r)
+			code = exitFailure
+		}
+	}()
 	root := newRootCmd(f)
-	root.SetArgs(args)
+	root.SetArgs(followFlag(args))
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
 	}
-	code := exitFailure
+	code = exitFailure
 	var ee *exitError
 	var ce config.Errors
 	var ue *usageError
@@ -121,8 +128,43 @@ dependency order, and tells you when each one really answers.`,
 		newConfigCmd(f),
 		newSchemaCmd(f),
 		newEnvCmd(f),
+		newUpCmd(f),
+		newDownCmd(f),
+		newPsCmd(f),
+		newLogsCmd(f),
+		newRestartCmd(f),
 	)
 	return cmd
+}
+
+// globalValueFlags are the root flags that take a value, to find the subcommand word.
+var globalValueFlags = map[string]bool{"-f": true, "--file": true, "--project-dir": true, "--env-file": true}
+
+// followFlag lets `logs -f` mean --follow, as in compose, although -f before the subcommand is
+// the global --file: a -f after the word "logs" is rewritten to --follow.
+func followFlag(args []string) []string {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if globalValueFlags[a] {
+			i++
+			continue
+		}
+		if strings.HasPrefix(a, "-") {
+			continue
+		}
+		if a != "logs" {
+			return args
+		}
+		out := append([]string(nil), args[:i+1]...)
+		for _, rest := range args[i+1:] {
+			if rest == "-f" {
+				rest = "--follow"
+			}
+			out = append(out, rest)
+		}
+		return out
+	}
+	return args
 }
 
 // noArgs rejects positional arguments with a usage error.

@@ -8,6 +8,8 @@ import (
 
 	"github.com/propital/launcher/internal/config"
 	"github.com/propital/launcher/internal/envfile"
+	"github.com/propital/launcher/internal/orchestrate"
+	"github.com/propital/launcher/internal/orchestrate/docker"
 	"github.com/propital/launcher/internal/redact"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -28,10 +30,39 @@ type factory struct {
 	mu       sync.Mutex
 	secrets  []string
 	redactor *redact.Redactor
+
+	// newRuntime connects to the container engine; built on first use so that --help and
+	// config commands never need a daemon. Tests may replace it.
+	newRuntime func() (orchestrate.Daemon, error)
+	rt         orchestrate.Daemon
+}
+
+// runtime returns the container engine client, connecting on first use.
+func (f *factory) runtime() (orchestrate.Daemon, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.rt == nil {
+		rt, err := f.newRuntime()
+		if err != nil {
+			return nil, err
+		}
+		f.rt = rt
+	}
+	return f.rt, nil
+}
+
+// engine returns a new engine over the runtime, with a fresh store.
+func (f *factory) engine() (*orchestrate.Engine, error) {
+	rt, err := f.runtime()
+	if err != nil {
+		return nil, err
+	}
+	return orchestrate.NewEngine(rt, orchestrate.NewStore()), nil
 }
 
 func newFactory(in io.Reader, out, errw io.Writer, getenv func(string) (string, bool)) *factory {
 	f := &factory{In: in, rawOut: out, rawErr: errw, Getenv: getenv}
+	f.newRuntime = func() (orchestrate.Daemon, error) { return docker.New() }
 	f.Out = &edgeWriter{f: f, w: out}
 	f.Err = &edgeWriter{f: f, w: errw}
 	return f

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -193,4 +194,35 @@ func FuzzLoad(f *testing.F) {
 		}
 		p.Secrets()
 	})
+}
+
+// TestPathologicalInputsStayLinear guards the loader against inputs that alias-expand to the node
+// limit: every check on them must stay linear (a quadratic one took minutes before).
+func TestPathologicalInputsStayLinear(t *testing.T) {
+	l := func(item string, n int) string {
+		return "[" + strings.TrimSuffix(strings.Repeat(item+",", n), ",") + "]"
+	}
+	docs := map[string]string{
+		"ports": "name: x\nx-p: &p " + l(`"3000:3000"`, 40) + "\nx-q: &q " + l("*p", 40) + "\nx-r: &r " + l("*q", 40) +
+			"\nservices: {a: {image: i, ports: *r}}\n",
+		"uses": "name: x\nx-u: &u " + l("nats", 300) + "\nx-v: &v " + l("*u", 300) + "\ninfra: {nats: {}}\nservices: {a: {image: i, uses: *v}}\n",
+		"merge": func() string {
+			var b strings.Builder
+			b.WriteString("name: x\nx-m: &m {")
+			for i := 0; i < 3000; i++ {
+				fmt.Fprintf(&b, "k%d: 1,", i)
+			}
+			b.WriteString("z: 1}\nx-n: {<<: [*m, *m, *m, *m, *m, *m, *m, *m], bad: 1}\n")
+			return b.String()
+		}(),
+	}
+	for name, doc := range docs {
+		dir := t.TempDir()
+		write(t, dir, "launcher.yaml", doc)
+		_, err := Load(Options{Dir: dir})
+		var es Errors
+		if name != "merge" && (!errors.As(err, &es) || len(es) > maxErrors+1) {
+			t.Errorf("%s: %d errors, want at most %d: %v", name, len(es), maxErrors+1, err)
+		}
+	}
 }

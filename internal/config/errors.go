@@ -65,6 +65,19 @@ func (es Errors) sorted() Errors {
 	return dedup
 }
 
+// maxErrors is how many errors a load reports; past that, one more line says how many were left.
+const maxErrors = 100
+
+func (es Errors) capped(n int) Errors {
+	if len(es) <= n {
+		return es
+	}
+	last := es[n-1]
+	out := append(Errors(nil), es[:n]...)
+	out = append(out, &Error{Pos: last.Pos, Msg: fmt.Sprintf("... and %d more errors; fix these first", len(es)-n)})
+	return out
+}
+
 // suggest returns the candidate closest to s, if it is close enough to be a likely typo.
 func suggest(s string, candidates []string) string {
 	norm := func(x string) string {

@@ -123,7 +123,7 @@ func Load(opts Options) (*Project, error) {
 	}
 	validate(p, &errs)
 	if len(errs) > 0 {
-		return nil, errs.sorted()
+		return nil, errs.sorted().capped(maxErrors)
 	}
 	return p, nil
 }

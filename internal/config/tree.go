@@ -39,7 +39,7 @@ type node struct {
 }
 
 // maxNodes bounds alias expansion ("billion laughs") and absurd documents.
-const maxNodes = 200_000
+const maxNodes = 100_000
 
 type converter struct {
 	file  string
@@ -83,6 +83,7 @@ func (c *converter) convert(y *yaml.Node, depth int) *node {
 		return n
 	case yaml.MappingNode:
 		n := &node{kind: yaml.MappingNode, pos: pos, reset: y.Tag == "!reset"}
+		seen := map[string]bool{} // keeps duplicate detection linear on huge mappings
 		var merges []*node
 		for i := 0; i+1 < len(y.Content); i += 2 {
 			k, v := y.Content[i], y.Content[i+1]
@@ -100,10 +101,11 @@ func (c *converter) convert(y *yaml.Node, depth int) *node {
 				c.errs.add(kn.pos, "a key must be a plain string, not a %s", kindName(kn))
 				continue
 			}
-			if prev := n.get(kn.value); prev != nil {
+			if seen[kn.value] {
 				c.errs.add(kn.pos, "key %q appears twice in this mapping; remove one", kn.value)
 				continue
 			}
+			seen[kn.value] = true
 			n.keys = append(n.keys, kn)
 			n.vals = append(n.vals, c.convert(v, depth+1))
 		}
@@ -113,7 +115,8 @@ func (c *converter) convert(y *yaml.Node, depth int) *node {
 				continue
 			}
 			for i, k := range m.keys {
-				if n.get(k.value) == nil {
+				if !seen[k.value] {
+					seen[k.value] = true
 					n.keys = append(n.keys, k)
 					n.vals = append(n.vals, m.vals[i])
 				}
@@ -178,31 +181,36 @@ func merge(base, over *node) *node {
 		return over
 	}
 	out := &node{kind: yaml.MappingNode, pos: base.pos}
+	index := map[string]int{}
 	for i, k := range base.keys {
+		index[k.value] = len(out.keys)
 		out.keys = append(out.keys, k)
 		out.vals = append(out.vals, base.vals[i])
 	}
+	removed := map[string]bool{}
 	for i, k := range over.keys {
 		v := over.vals[i]
-		idx := -1
-		for j, bk := range out.keys {
-			if bk.value == k.value {
-				idx = j
-				break
-			}
-		}
+		idx, ok := index[k.value]
 		switch {
 		case v.reset && v.isNull():
-			if idx >= 0 {
-				out.keys = append(out.keys[:idx], out.keys[idx+1:]...)
-				out.vals = append(out.vals[:idx], out.vals[idx+1:]...)
-			}
-		case idx >= 0:
+			removed[k.value] = ok
+		case ok:
 			out.vals[idx] = merge(out.vals[idx], v)
+			delete(removed, k.value)
 		default:
+			index[k.value] = len(out.keys)
 			out.keys = append(out.keys, k)
 			out.vals = append(out.vals, v)
 		}
+	}
+	if len(removed) > 0 {
+		keys, vals := out.keys[:0:0], out.vals[:0:0]
+		for i, k := range out.keys {
+			if _, gone := removed[k.value]; !gone {
+				keys, vals = append(keys, k), append(vals, out.vals[i])
+			}
+		}
+		out.keys, out.vals = keys, vals
 	}
 	return out
 }

@@ -94,6 +94,7 @@ func validate(p *Project, errs *Errors) {
 		if !slices.Contains([]string{"no", "on-failure", "always"}, s.Restart) {
 			errs.add(p.PosOf(path+".restart"), "service %q: restart must be no, on-failure or always, not %q", name, s.Restart)
 		}
+		usesSeen := map[string]bool{}
 		for i, u := range s.Uses {
 			at := p.PosOf(fmt.Sprintf("%s.uses[%d]", path, i))
 			switch {
@@ -103,9 +104,10 @@ func validate(p *Project, errs *Errors) {
 			default:
 				errs.add(at, "service %q uses unknown infra %q%s", name, u, didYouMean(u, sortedKeys(p.Infra)))
 			}
-			if slices.Index(s.Uses, u) < i {
+			if usesSeen[u] {
 				errs.add(at, "service %q lists %q twice in uses", name, u)
 			}
+			usesSeen[u] = true
 		}
 		for i, dep := range s.DependsOn {
 			at := p.PosOf(fmt.Sprintf("%s.depends_on[%d]", path, i))
@@ -205,13 +207,18 @@ func checkPorts(p *Project, errs *Errors) {
 		any := func(ip string) bool { return ip == "" || ip == "0.0.0.0" || ip == "::" }
 		return a == b || any(a) || any(b)
 	}
-	for i := range uses {
-		for j := 0; j < i; j++ {
-			a, b := uses[j], uses[i]
-			if a.port.Host == b.port.Host && a.port.Protocol == b.port.Protocol && overlap(a.port.HostIP, b.port.HostIP) {
+	// grouped by port, so a huge (alias-expanded) list stays linear
+	byPort := map[string][]use{}
+	for _, b := range uses {
+		key := fmt.Sprintf("%d/%s", b.port.Host, b.port.Protocol)
+		for _, a := range byPort[key] {
+			if overlap(a.port.HostIP, b.port.HostIP) {
 				errs.add(b.pos, "host port %d is published twice: by %s (%s) and by %s", b.port.Host, a.who, a.pos, b.who).Hint = "give one of them another host port"
 				break
 			}
+		}
+		if len(byPort[key]) < 4 {
+			byPort[key] = append(byPort[key], b)
 		}
 	}
 }
