@@ -12,6 +12,7 @@ import (
 
 	"github.com/propital/launcher/internal/config"
 	"github.com/propital/launcher/internal/envfile"
+	"github.com/propital/launcher/internal/orchestrate"
 	"github.com/spf13/cobra"
 )
 
@@ -73,7 +74,7 @@ func run(ctx context.Context, f *factory, args []string) (code int) {
 		code = ee.code
 	case errors.As(err, &ce), errors.As(err, &envErrs):
 		code = exitInvalid
-	case errors.As(err, &ue):
+	case errors.As(err, &ue), errors.As(err, new(*orchestrate.UnknownNodeError)):
 		code = exitInvalid
 	case ctx.Err() != nil && errors.Is(err, context.Canceled):
 		code = exitInterrupted

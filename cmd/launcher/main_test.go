@@ -11,12 +11,16 @@ import (
 	"testing"
 
 	"github.com/propital/launcher/internal/envfile"
+	"github.com/propital/launcher/internal/testenv"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
 var update = flag.Bool("update", false, "rewrite testscript golden output (cmp) in place")
 
 func TestMain(m *testing.M) {
+	if os.Getenv("LAUNCHER_TEST_MAIN") == "1" { // the test binary re-executed as launcher
+		os.Exit(Main())
+	}
 	testscript.Main(m, map[string]func(){
 		"launcher": func() { os.Exit(Main()) },
 	})
@@ -28,6 +32,19 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, scriptParams(t, "testdata/script"))
 }
 
+// TestDockerScripts runs the end-to-end scripts that drive a real Docker engine.
+func TestDockerScripts(t *testing.T) {
+	testenv.RequireDocker(t)
+	p := scriptParams(t, "testdata/docker")
+	p.Setup = func(e *testscript.Env) error {
+		project := testenv.ProjectName("ts")
+		e.Setenv("PROJECT", project)
+		e.Defer(func() { testenv.RemoveProject(project) })
+		return nil
+	}
+	testscript.Run(t, p)
+}
+
 func scriptParams(t *testing.T, dir string) testscript.Params {
 	return testscript.Params{
 		Dir:                 dir,
@@ -37,6 +54,7 @@ func scriptParams(t *testing.T, dir string) testscript.Params {
 			"exits":     cmdExits,
 			"perm":      cmdPerm,
 			"nosecrets": cmdNoSecrets,
+			"override":  cmdOverride,
 		},
 	}
 }
@@ -97,4 +115,13 @@ func cmdNoSecrets(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("a secret value from %s was printed", args[0])
 		}
 	}
+}
+
+// override KIND...: write launcher.override.yaml naming the project $PROJECT and pointing those
+// infra at the test images on free host ports (the same file a user would write).
+func cmdOverride(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: override KIND...")
+	}
+	ts.Check(os.WriteFile(ts.MkAbs("launcher.override.yaml"), []byte(testenv.InfraOverride(ts.Getenv("PROJECT"), args...)), 0o644))
 }

@@ -387,35 +387,32 @@ func (e *Engine) waitReady(ctx context.Context, pl *Plan, n *Node, c Container) 
 	if n.Health != nil && n.Health.Log != "" {
 		return e.waitLog(ctx, n, c)
 	}
-	spec, ok := e.probeSpec(pl, n, c)
-	if !ok {
+	if !needsProbe(n) {
 		return nil // nothing to ask: running is ready
 	}
 	attempt := func(err error) {
 		e.state(n.Name, StateStarting, "", probe.Tidy(err))
 	}
+	var spec probe.Spec
+	// each attempt reads the container afresh: its ports exist only while it runs, and a
+	// container that exited will not become ready, which the error then says
 	check := func(ctx context.Context) error {
-		if err := e.Checker(ctx, spec); err != nil {
-			// a container that exited will not become ready: say so instead of waiting
-			if cur, ierr := e.rt.InspectContainer(ctx, c.ID); ierr == nil && cur.State == "exited" {
-				return &exitedError{code: cur.ExitCode, oom: cur.OOMKilled}
-			}
+		cur, err := e.rt.InspectContainer(ctx, c.ID)
+		if err != nil {
 			return err
 		}
-		return nil
-	}
-	if err := probe.Wait(ctx, n.Timeout, e.Backoff, func(ctx context.Context) error {
-		err := check(ctx)
-		var ee *exitedError
-		if errors.As(err, &ee) && n.Restart == "no" {
-			return nil // reported below
+		if cur.State == "exited" || cur.State == "restarting" || cur.State == "dead" {
+			return &exitedError{code: cur.ExitCode, oom: cur.OOMKilled}
 		}
-		return err
-	}, attempt); err != nil {
-		return err
+		sp, ok := e.probeSpec(pl, n, cur)
+		if !ok {
+			return fmt.Errorf("its port is not published yet")
+		}
+		spec = sp
+		return e.checkStable(ctx, sp, c.ID)
 	}
-	if cur, err := e.rt.InspectContainer(ctx, c.ID); err == nil && cur.State == "exited" {
-		return &exitedError{code: cur.ExitCode, oom: cur.OOMKilled}
+	if err := probe.Wait(ctx, n.Timeout, e.Backoff, check, attempt); err != nil {
+		return e.explain(ctx, c.ID, err)
 	}
 	if len(n.Users) > 0 && e.Provisioner != nil {
 		var dbs []Database
@@ -430,6 +427,43 @@ func (e *Engine) waitReady(ctx context.Context, pl *Plan, n *Node, c Container) 
 	return nil
 }
 
+// checkStable asks once; for http and tcp probes, which go through the daemon's port proxy and
+// can be answered by it while a crash-looping container restarts, it also requires the same
+// container process to be running before and after a second, confirming check.
+func (e *Engine) checkStable(ctx context.Context, spec probe.Spec, id string) error {
+	if spec.Kind != "http" && spec.Kind != "tcp" {
+		return e.Checker(ctx, spec)
+	}
+	before, err := e.rt.InspectContainer(ctx, id)
+	if err != nil {
+		return err
+	}
+	if before.State != "running" {
+		return &exitedError{code: before.ExitCode, oom: before.OOMKilled}
+	}
+	if err := e.Checker(ctx, spec); err != nil {
+		return err
+	}
+	t := time.NewTimer(100 * time.Millisecond)
+	select {
+	case <-ctx.Done():
+		t.Stop()
+		return ctx.Err()
+	case <-t.C:
+	}
+	if err := e.Checker(ctx, spec); err != nil {
+		return err
+	}
+	after, err := e.rt.InspectContainer(ctx, id)
+	if err != nil {
+		return err
+	}
+	if after.State != "running" || !after.StartedAt.Equal(before.StartedAt) {
+		return fmt.Errorf("container restarted while being checked")
+	}
+	return nil
+}
+
 type exitedError struct {
 	code int
 	oom  bool
@@ -440,6 +474,30 @@ func (e *exitedError) Error() string {
 		return fmt.Sprintf("exited with code %d: killed for using too much memory (OOM)", e.code)
 	}
 	return fmt.Sprintf("exited with code %d", e.code)
+}
+
+// explain puts a crash first when a node did not become ready because its container keeps
+// exiting: that, not the last probe error, is what the user must fix.
+func (e *Engine) explain(ctx context.Context, id string, err error) error {
+	var ee *exitedError
+	if errors.As(err, &ee) || ctx.Err() != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	cur, ierr := e.rt.InspectContainer(context.WithoutCancel(ctx), id)
+	if ierr != nil || (cur.Restarts == 0 && cur.State == "running") {
+		return err
+	}
+	return fmt.Errorf("%w (it crashed: exited with code %d, %d restarts)", err, cur.ExitCode, cur.Restarts)
+}
+
+// needsProbe: well-known infra are asked with their client; others only when they have an http
+// or tcp health check.
+func needsProbe(n *Node) bool {
+	switch n.Kind {
+	case "nats", "redis", "postgres", "mongo":
+		return true
+	}
+	return n.Health != nil && (n.Health.HTTP != "" || n.Health.TCP != 0)
 }
 
 // probeSpec says how to ask a node, through the host port its main port is published on.

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/propital/launcher/internal/config"
@@ -190,7 +191,7 @@ func (pl *Plan) Select(names []string) (map[string]bool, error) {
 				known = append(known, k)
 			}
 			sort.Strings(known)
-			return nil, fmt.Errorf("no service or infra named %q in %s (there are: %v)", n, pl.Project.Name, known)
+			return nil, &UnknownNodeError{Name: n, Project: pl.Project.Name, Known: known}
 		}
 		add(n)
 	}
@@ -242,4 +243,14 @@ func (pl *Plan) Spec(n *Node, replica int, imageID string) ContainerSpec {
 // ProjectLabels select everything of the project.
 func (pl *Plan) ProjectLabels() map[string]string {
 	return map[string]string{config.LabelProject: pl.Project.Name}
+}
+
+// UnknownNodeError is a command-line name that the project does not have.
+type UnknownNodeError struct {
+	Name, Project string
+	Known         []string
+}
+
+func (e *UnknownNodeError) Error() string {
+	return fmt.Sprintf("no service or infra named %q in %s (there are: %s)", e.Name, e.Project, strings.Join(e.Known, ", "))
 }

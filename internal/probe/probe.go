@@ -87,14 +87,29 @@ func Check(ctx context.Context, s Spec) error {
 		}
 		return nil
 	case "tcp":
-		d := net.Dialer{Timeout: time.Second}
-		c, err := d.DialContext(ctx, "tcp", s.Addr)
-		if err != nil {
-			return err
-		}
-		return c.Close()
+		return checkTCP(ctx, s.Addr)
 	}
 	return fmt.Errorf("no probe for kind %q", s.Kind)
+}
+
+// checkTCP connects and then waits briefly: Docker's port proxy accepts a connection even when
+// nothing listens in the container, and closes it at once. A connection that stays open (or
+// that the server greets) is a listening server; one closed straight away is not.
+func checkTCP(ctx context.Context, addr string) error {
+	d := net.Dialer{Timeout: time.Second}
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(150 * time.Millisecond))
+	var b [1]byte
+	_, err = c.Read(b[:])
+	var ne net.Error
+	if err == nil || (errors.As(err, &ne) && ne.Timeout()) {
+		return nil
+	}
+	return fmt.Errorf("%s accepted the connection and closed it: nothing listens behind the published port yet", addr)
 }
 
 // PostgresURL is the admin connection string for s (TCP, never a Unix socket).
