@@ -135,20 +135,8 @@ func (e *Engine) Up(ctx context.Context, pl *Plan, opts UpOptions) error {
 	if err := e.removeOrphans(ctx, pl, existing); err != nil {
 		return err
 	}
-	if err := e.rt.EnsureNetwork(ctx, pl.Project.NetworkName(), pl.ProjectLabels()); err != nil {
+	if err := e.ensureNetworkAndVolumes(ctx, pl, sel); err != nil {
 		return err
-	}
-	for _, n := range pl.Order {
-		if !sel[n] {
-			continue
-		}
-		for _, m := range pl.Nodes[n].Mounts {
-			labels := pl.ProjectLabels()
-			labels[config.LabelService] = n
-			if err := e.rt.EnsureVolume(ctx, m.Volume, labels); err != nil {
-				return err
-			}
-		}
 	}
 
 	// wanted: nodes whose readiness gates someone, or all with WaitAll
@@ -169,6 +157,7 @@ func (e *Engine) Up(ctx context.Context, pl *Plan, opts UpOptions) error {
 	for n := range sel {
 		gates[n] = &gate{done: make(chan struct{})}
 	}
+	turns := newTurnstile(pl, sel)
 	var wg sync.WaitGroup
 	for _, name := range pl.Order {
 		if !sel[name] {
@@ -197,7 +186,7 @@ func (e *Engine) Up(ctx context.Context, pl *Plan, opts UpOptions) error {
 					return
 				}
 			}
-			g.err = e.upNode(ctx, pl, n, info, byName, wanted[n.Name])
+			g.err = e.upNode(ctx, pl, n, info, byName, wanted[n.Name], turns)
 		}(pl.Nodes[name], gates[name])
 	}
 	wg.Wait()
@@ -220,17 +209,56 @@ func (e *Engine) Up(ctx context.Context, pl *Plan, opts UpOptions) error {
 	return nil
 }
 
-func (e *Engine) upNode(ctx context.Context, pl *Plan, n *Node, info RuntimeInfo, byName map[string]Container, wait bool) error {
+// ensureNetworkAndVolumes creates the project's network and the selected nodes' volumes, all at
+// once: each is a round trip to the daemon.
+func (e *Engine) ensureNetworkAndVolumes(ctx context.Context, pl *Plan, sel map[string]bool) error {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var errs []error
+	do := func(f func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	do(func() error { return e.rt.EnsureNetwork(ctx, pl.Project.NetworkName(), pl.ProjectLabels()) })
+	for _, n := range pl.Order {
+		if !sel[n] {
+			continue
+		}
+		for _, m := range pl.Nodes[n].Mounts {
+			labels := pl.ProjectLabels()
+			labels[config.LabelService] = n
+			do(func() error { return e.rt.EnsureVolume(ctx, m.Volume, labels) })
+		}
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// upNode brings one node's containers to the plan, then (when wait) waits for readiness. turns
+// orders the first wave's start calls; a node outside it never waits there.
+func (e *Engine) upNode(ctx context.Context, pl *Plan, n *Node, info RuntimeInfo, byName map[string]Container, wait bool, turns *turnstile) error {
 	imageID, err := e.ensureImage(ctx, pl, n, info)
 	if err != nil {
+		turns.done(n.Name)
 		e.state(n.Name, StateFailed, "", err)
 		return err
 	}
 	var ports []string
 	var first Container
+	turns.wait(ctx, n.Name)
 	for r := 1; r <= n.Replicas; r++ {
 		spec := pl.Spec(n, r, imageID)
 		c, err := e.reconcile(ctx, spec, byName[spec.Name])
+		if r == 1 {
+			turns.done(n.Name)
+		}
 		if err != nil {
 			err = fmt.Errorf("start %s: %w", n.Name, err)
 			e.state(n.Name, StateFailed, "", err)

@@ -303,7 +303,7 @@ func (r *Runtime) StopContainer(ctx context.Context, id string, timeout time.Dur
 }
 
 func (r *Runtime) RemoveContainer(ctx context.Context, id string) error {
-	err := r.c.ContainerRemove(ctx, id, container.RemoveOptions{Force: true})
+	err := r.c.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true}) // anonymous volumes only; named ones stay
 	if err != nil && !client.IsErrNotFound(err) && !strings.Contains(err.Error(), "already in progress") {
 		return fmt.Errorf("remove: %w", err)
 	}
