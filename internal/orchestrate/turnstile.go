@@ -10,11 +10,11 @@ import (
 // postgres runs initdb while the others are still being wired. A turnstile orders only the
 // start calls; nothing waits for another node's readiness here.
 type turnstile struct {
-	mu    sync.Mutex
+	mu     sync.Mutex
 	order  []string
 	weight map[string]int
 	done_  map[string]bool
-	cond  chan struct{} // closed and replaced whenever a turn is done
+	cond   chan struct{} // closed and replaced whenever a turn is done
 }
 
 // startWeight: lower starts earlier.
