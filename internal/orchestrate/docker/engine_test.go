@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"io"
+	"log"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/crane"
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -467,5 +473,72 @@ func TestMissingImageIsNamed(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "image 127.0.0.1:1/launcher-test/missing:never is not here and could not be pulled") ||
 		!strings.Contains(err.Error(), "services.ghost.image") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestDockerfileServiceBuildsWithArgs: a Dockerfile service is built through the API with its
+// build args, its progress streamed into the store, and started.
+func TestDockerfileServiceBuildsWithArgs(t *testing.T) {
+	yaml := `
+name: x
+services:
+  df:
+    path: dfsvc
+    build: {dockerfile: Dockerfile, args: {BASE: "` + testenv.Images()["redis"] + `"}}
+    ports: ["6379"]
+    health: {tcp: 6379}
+`
+	s := newStackWith(t, yaml, func(dir string) {
+		testenv.WriteFiles(t, dir, map[string]string{"dfsvc/Dockerfile": "ARG BASE\nFROM ${BASE}\nLABEL built-by=launcher-test\n"})
+	})
+	sub, _ := s.eng.Store().Subscribe(4096)
+	defer sub.Cancel()
+	s.up()
+	evs, _ := sub.Next()
+	var steps int
+	for _, e := range evs {
+		if e.Kind == orchestrate.EvProgress && e.Node == "df" && strings.HasPrefix(e.Message, "Step ") {
+			steps++
+		}
+	}
+	if steps < 3 {
+		t.Errorf("%d build steps streamed, want 3", steps)
+	}
+	rc := redis.NewClient(&redis.Options{Addr: s.addr("df", 6379)})
+	defer rc.Close()
+	if err := rc.Ping(context.Background()).Err(); err != nil {
+		t.Errorf("the built service does not answer: %v", err)
+	}
+}
+
+// TestPullShowsProgress: when a registry answers, a pull streams its progress. The registry is
+// go-containerregistry's, in process, on 127.0.0.1 (which the daemon allows without TLS).
+func TestPullShowsProgress(t *testing.T) {
+	testenv.RequireDocker(t)
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer srv.Close()
+	img, err := random.Image(256<<10, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := strings.TrimPrefix(srv.URL, "http://") + "/launcher-test/pulled:" + testenv.ProjectName("v")
+	if err := crane.Push(img, ref, crane.Insecure); err != nil {
+		t.Fatal(err)
+	}
+	rt, err := docker.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer exec.Command("docker", "rmi", "-f", ref).Run()
+	var lines []string
+	if err := rt.PullImage(context.Background(), ref, func(s string) { lines = append(lines, s) }); err != nil {
+		t.Fatal(err)
+	}
+	joined := strings.Join(lines, "\n")
+	if !strings.Contains(joined, "Pull complete") || !strings.Contains(joined, "Downloaded newer image") {
+		t.Errorf("progress lines:\n%s", joined)
+	}
+	if id, _ := rt.ImageID(context.Background(), ref); id == "" {
+		t.Error("the pulled image is not in the daemon")
 	}
 }
