@@ -29,11 +29,7 @@ func newDownCmd(f *factory) *cobra.Command {
 }
 
 func runDown(ctx context.Context, f *factory, opts *downOptions) error {
-	p, err := f.loadProject()
-	if err != nil {
-		return err
-	}
-	eng, err := f.engine()
+	p, eng, err := f.projectEngine()
 	if err != nil {
 		return err
 	}

@@ -51,6 +51,20 @@ func (f *factory) runtime() (orchestrate.Daemon, error) {
 	return f.rt, nil
 }
 
+// projectEngine loads the project, then connects: a bad config is reported before any daemon
+// is needed.
+func (f *factory) projectEngine() (*config.Project, *orchestrate.Engine, error) {
+	p, err := f.loadProject()
+	if err != nil {
+		return nil, nil, err
+	}
+	eng, err := f.engine()
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, eng, nil
+}
+
 // engine returns a new engine over the runtime, with a fresh store.
 func (f *factory) engine() (*orchestrate.Engine, error) {
 	rt, err := f.runtime()

@@ -38,11 +38,7 @@ func newLogsCmd(f *factory) *cobra.Command {
 }
 
 func runLogs(ctx context.Context, f *factory, opts *logsOptions) error {
-	p, err := f.loadProject()
-	if err != nil {
-		return err
-	}
-	eng, err := f.engine()
+	p, eng, err := f.projectEngine()
 	if err != nil {
 		return err
 	}

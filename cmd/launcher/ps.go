@@ -29,11 +29,7 @@ func newPsCmd(f *factory) *cobra.Command {
 }
 
 func runPs(ctx context.Context, f *factory, opts *psOptions) error {
-	p, err := f.loadProject()
-	if err != nil {
-		return err
-	}
-	eng, err := f.engine()
+	p, eng, err := f.projectEngine()
 	if err != nil {
 		return err
 	}

@@ -33,11 +33,7 @@ func newRestartCmd(f *factory) *cobra.Command {
 }
 
 func runRestart(ctx context.Context, f *factory, opts *restartOptions) error {
-	p, err := f.loadProject()
-	if err != nil {
-		return err
-	}
-	eng, err := f.engine()
+	p, eng, err := f.projectEngine()
 	if err != nil {
 		return err
 	}

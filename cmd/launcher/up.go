@@ -54,15 +54,11 @@ func runUp(ctx context.Context, f *factory, opts *upOptions) error {
 	if err := ensureEnv(f); err != nil {
 		return err
 	}
-	p, err := f.loadProject()
+	p, eng, err := f.projectEngine()
 	if err != nil {
 		return err
 	}
 	pl := newPlan(p)
-	eng, err := f.engine()
-	if err != nil {
-		return err
-	}
 	detached := opts.detach || opts.wait
 	stopPrinter := startPrinter(f, eng.Store(), opts.output == "json", !detached)
 	upCtx, cancel := context.WithTimeout(ctx, opts.timeout)
