@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/docker/docker/api/types/build"
@@ -28,9 +29,22 @@ import (
 	"github.com/propital/launcher/internal/orchestrate"
 )
 
-// Runtime talks to one Docker daemon.
+// Runtime talks to one Docker daemon. Safe for concurrent use.
 type Runtime struct {
-	c *client.Client
+	c    *client.Client
+	once sync.Once
+}
+
+// cli returns the client after negotiating the API version once. The client negotiates lazily
+// on its first request otherwise, and that is a data race when first requests run concurrently
+// (an event stream and a ping, say).
+func (r *Runtime) cli(ctx context.Context) *client.Client {
+	r.once.Do(func() {
+		nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		r.c.NegotiateAPIVersion(nctx)
+	})
+	return r.c
 }
 
 // New connects with the environment's settings (DOCKER_HOST...) and API version negotiation,
@@ -52,7 +66,7 @@ var ErrUnreachable = errors.New("cannot reach the Docker engine")
 func (r *Runtime) Ping(ctx context.Context) (orchestrate.RuntimeInfo, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	v, err := r.c.ServerVersion(ctx)
+	v, err := r.cli(ctx).ServerVersion(ctx)
 	if err != nil {
 		return orchestrate.RuntimeInfo{}, fmt.Errorf("%w at %s: %v\n\tstart it (Docker Desktop, or `sudo systemctl start docker`), or point DOCKER_HOST at a running one",
 			ErrUnreachable, r.c.DaemonHost(), err)
@@ -69,10 +83,10 @@ func labelFilter(labels map[string]string) filters.Args {
 }
 
 func (r *Runtime) EnsureNetwork(ctx context.Context, name string, labels map[string]string) error {
-	if _, err := r.c.NetworkInspect(ctx, name, network.InspectOptions{}); err == nil {
+	if _, err := r.cli(ctx).NetworkInspect(ctx, name, network.InspectOptions{}); err == nil {
 		return nil
 	}
-	_, err := r.c.NetworkCreate(ctx, name, network.CreateOptions{Driver: "bridge", Labels: labels})
+	_, err := r.cli(ctx).NetworkCreate(ctx, name, network.CreateOptions{Driver: "bridge", Labels: labels})
 	if err != nil && !strings.Contains(err.Error(), "already exists") {
 		return fmt.Errorf("create network %s: %w", name, err)
 	}
@@ -80,7 +94,7 @@ func (r *Runtime) EnsureNetwork(ctx context.Context, name string, labels map[str
 }
 
 func (r *Runtime) RemoveNetwork(ctx context.Context, name string) error {
-	err := r.c.NetworkRemove(ctx, name)
+	err := r.cli(ctx).NetworkRemove(ctx, name)
 	if err != nil && !client.IsErrNotFound(err) {
 		return fmt.Errorf("remove network %s: %w", name, err)
 	}
@@ -88,7 +102,7 @@ func (r *Runtime) RemoveNetwork(ctx context.Context, name string) error {
 }
 
 func (r *Runtime) EnsureVolume(ctx context.Context, name string, labels map[string]string) error {
-	_, err := r.c.VolumeCreate(ctx, volume.CreateOptions{Name: name, Labels: labels})
+	_, err := r.cli(ctx).VolumeCreate(ctx, volume.CreateOptions{Name: name, Labels: labels})
 	if err != nil {
 		return fmt.Errorf("create volume %s: %w", name, err)
 	}
@@ -96,7 +110,7 @@ func (r *Runtime) EnsureVolume(ctx context.Context, name string, labels map[stri
 }
 
 func (r *Runtime) ListVolumes(ctx context.Context, labels map[string]string) ([]string, error) {
-	resp, err := r.c.VolumeList(ctx, volume.ListOptions{Filters: labelFilter(labels)})
+	resp, err := r.cli(ctx).VolumeList(ctx, volume.ListOptions{Filters: labelFilter(labels)})
 	if err != nil {
 		return nil, fmt.Errorf("list volumes: %w", err)
 	}
@@ -109,7 +123,7 @@ func (r *Runtime) ListVolumes(ctx context.Context, labels map[string]string) ([]
 }
 
 func (r *Runtime) RemoveVolume(ctx context.Context, name string) error {
-	err := r.c.VolumeRemove(ctx, name, true)
+	err := r.cli(ctx).VolumeRemove(ctx, name, true)
 	if err != nil && !client.IsErrNotFound(err) {
 		return fmt.Errorf("remove volume %s: %w", name, err)
 	}
@@ -117,7 +131,7 @@ func (r *Runtime) RemoveVolume(ctx context.Context, name string) error {
 }
 
 func (r *Runtime) ImageID(ctx context.Context, ref string) (string, error) {
-	img, err := r.c.ImageInspect(ctx, ref)
+	img, err := r.cli(ctx).ImageInspect(ctx, ref)
 	if client.IsErrNotFound(err) {
 		return "", nil
 	}
@@ -128,7 +142,7 @@ func (r *Runtime) ImageID(ctx context.Context, ref string) (string, error) {
 }
 
 func (r *Runtime) ImageLabel(ctx context.Context, ref, label string) (string, error) {
-	img, err := r.c.ImageInspect(ctx, ref)
+	img, err := r.cli(ctx).ImageInspect(ctx, ref)
 	if client.IsErrNotFound(err) {
 		return "", nil
 	}
@@ -142,7 +156,7 @@ func (r *Runtime) ImageLabel(ctx context.Context, ref, label string) (string, er
 }
 
 func (r *Runtime) PullImage(ctx context.Context, ref string, progress func(string)) error {
-	rc, err := r.c.ImagePull(ctx, ref, image.PullOptions{})
+	rc, err := r.cli(ctx).ImagePull(ctx, ref, image.PullOptions{})
 	if err != nil {
 		return fmt.Errorf("pull %s: %w", ref, err)
 	}
@@ -151,7 +165,7 @@ func (r *Runtime) PullImage(ctx context.Context, ref string, progress func(strin
 }
 
 func (r *Runtime) LoadImage(ctx context.Context, tarball io.Reader) error {
-	resp, err := r.c.ImageLoad(ctx, tarball, client.ImageLoadWithQuiet(true))
+	resp, err := r.cli(ctx).ImageLoad(ctx, tarball, client.ImageLoadWithQuiet(true))
 	if err != nil {
 		return fmt.Errorf("load image: %w", err)
 	}
@@ -160,7 +174,7 @@ func (r *Runtime) LoadImage(ctx context.Context, tarball io.Reader) error {
 }
 
 func (r *Runtime) BuildImage(ctx context.Context, buildCtx io.Reader, dockerfile, tag string, args map[string]*string, labels map[string]string, progress func(string)) error {
-	resp, err := r.c.ImageBuild(ctx, buildCtx, build.ImageBuildOptions{
+	resp, err := r.cli(ctx).ImageBuild(ctx, buildCtx, build.ImageBuildOptions{
 		Tags: []string{tag}, Dockerfile: dockerfile, BuildArgs: args, Labels: labels, Remove: true, ForceRemove: true,
 	})
 	if err != nil {
@@ -209,7 +223,7 @@ func readJSONStream(r io.Reader, progress func(string)) error {
 }
 
 func (r *Runtime) ListContainers(ctx context.Context, labels map[string]string) ([]orchestrate.Container, error) {
-	list, err := r.c.ContainerList(ctx, container.ListOptions{All: true, Filters: labelFilter(labels)})
+	list, err := r.cli(ctx).ContainerList(ctx, container.ListOptions{All: true, Filters: labelFilter(labels)})
 	if err != nil {
 		return nil, fmt.Errorf("list containers: %w", err)
 	}
@@ -257,7 +271,7 @@ func (r *Runtime) CreateContainer(ctx context.Context, s orchestrate.ContainerSp
 			s.Network: {Aliases: s.Aliases},
 		}}
 	}
-	resp, err := r.c.ContainerCreate(ctx, cfg, hc, nc, nil, s.Name)
+	resp, err := r.cli(ctx).ContainerCreate(ctx, cfg, hc, nc, nil, s.Name)
 	if err != nil {
 		if client.IsErrNotFound(err) {
 			return "", fmt.Errorf("create %s: image %s is not available locally and was not pulled: %w", s.Name, s.Image, err)
@@ -287,7 +301,7 @@ func orDefault(s, d string) string {
 }
 
 func (r *Runtime) StartContainer(ctx context.Context, id string) error {
-	if err := r.c.ContainerStart(ctx, id, container.StartOptions{}); err != nil {
+	if err := r.cli(ctx).ContainerStart(ctx, id, container.StartOptions{}); err != nil {
 		return fmt.Errorf("start: %w", err)
 	}
 	return nil
@@ -295,7 +309,7 @@ func (r *Runtime) StartContainer(ctx context.Context, id string) error {
 
 func (r *Runtime) StopContainer(ctx context.Context, id string, timeout time.Duration) error {
 	secs := int(timeout.Seconds())
-	err := r.c.ContainerStop(ctx, id, container.StopOptions{Timeout: &secs})
+	err := r.cli(ctx).ContainerStop(ctx, id, container.StopOptions{Timeout: &secs})
 	if err != nil && !client.IsErrNotFound(err) {
 		return fmt.Errorf("stop: %w", err)
 	}
@@ -303,7 +317,7 @@ func (r *Runtime) StopContainer(ctx context.Context, id string, timeout time.Dur
 }
 
 func (r *Runtime) RemoveContainer(ctx context.Context, id string) error {
-	err := r.c.ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true}) // anonymous volumes only; named ones stay
+	err := r.cli(ctx).ContainerRemove(ctx, id, container.RemoveOptions{Force: true, RemoveVolumes: true}) // anonymous volumes only; named ones stay
 	if err != nil && !client.IsErrNotFound(err) && !strings.Contains(err.Error(), "already in progress") {
 		return fmt.Errorf("remove: %w", err)
 	}
@@ -311,7 +325,7 @@ func (r *Runtime) RemoveContainer(ctx context.Context, id string) error {
 }
 
 func (r *Runtime) InspectContainer(ctx context.Context, id string) (orchestrate.Container, error) {
-	c, err := r.c.ContainerInspect(ctx, id)
+	c, err := r.cli(ctx).ContainerInspect(ctx, id)
 	if err != nil {
 		return orchestrate.Container{}, fmt.Errorf("inspect: %w", err)
 	}
@@ -343,7 +357,7 @@ func (r *Runtime) Logs(ctx context.Context, id string, opts orchestrate.LogOptio
 	if !opts.Since.IsZero() {
 		lo.Since = strconv.FormatInt(opts.Since.Unix(), 10)
 	}
-	rc, err := r.c.ContainerLogs(ctx, id, lo)
+	rc, err := r.cli(ctx).ContainerLogs(ctx, id, lo)
 	if err != nil {
 		return fmt.Errorf("logs: %w", err)
 	}
@@ -383,7 +397,7 @@ func (r *Runtime) Logs(ctx context.Context, id string, opts orchestrate.LogOptio
 func (r *Runtime) Events(ctx context.Context, labels map[string]string) (<-chan orchestrate.RuntimeEvent, <-chan error) {
 	f := labelFilter(labels)
 	f.Add("type", "container")
-	msgs, errs := r.c.Events(ctx, events.ListOptions{Filters: f})
+	msgs, errs := r.cli(ctx).Events(ctx, events.ListOptions{Filters: f})
 	out := make(chan orchestrate.RuntimeEvent, 64)
 	go func() {
 		defer close(out)
