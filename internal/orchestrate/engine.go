@@ -167,6 +167,14 @@ func (e *Engine) Up(ctx context.Context, pl *Plan, opts UpOptions) error {
 		go func(n *Node, g *gate) {
 			defer wg.Done()
 			defer close(g.done)
+			// images build while dependencies start: a build needs nothing running
+			imageID, err := e.ensureImage(ctx, pl, n, info)
+			if err != nil {
+				turns.done(n.Name)
+				e.state(n.Name, StateFailed, "", err)
+				g.err = err
+				return
+			}
 			for _, d := range n.Deps {
 				dg := gates[d]
 				select {
@@ -186,7 +194,7 @@ func (e *Engine) Up(ctx context.Context, pl *Plan, opts UpOptions) error {
 					return
 				}
 			}
-			g.err = e.upNode(ctx, pl, n, info, byName, wanted[n.Name], turns)
+			g.err = e.upNode(ctx, pl, n, imageID, byName, wanted[n.Name], turns)
 		}(pl.Nodes[name], gates[name])
 	}
 	wg.Wait()
@@ -243,13 +251,7 @@ func (e *Engine) ensureNetworkAndVolumes(ctx context.Context, pl *Plan, sel map[
 
 // upNode brings one node's containers to the plan, then (when wait) waits for readiness. turns
 // orders the first wave's start calls; a node outside it never waits there.
-func (e *Engine) upNode(ctx context.Context, pl *Plan, n *Node, info RuntimeInfo, byName map[string]Container, wait bool, turns *turnstile) error {
-	imageID, err := e.ensureImage(ctx, pl, n, info)
-	if err != nil {
-		turns.done(n.Name)
-		e.state(n.Name, StateFailed, "", err)
-		return err
-	}
+func (e *Engine) upNode(ctx context.Context, pl *Plan, n *Node, imageID string, byName map[string]Container, wait bool, turns *turnstile) error {
 	var ports []string
 	var first Container
 	turns.wait(ctx, n.Name)

@@ -101,6 +101,10 @@ func RemoveProject(project string) {
 	if out, err := exec.CommandContext(ctx, "docker", "volume", "ls", "-q", "--filter", label).Output(); err == nil && len(strings.TrimSpace(string(out))) > 0 {
 		exec.CommandContext(ctx, "docker", append([]string{"volume", "rm", "-f"}, strings.Fields(string(out))...)...).Run()
 	}
+	// images launcher built for the project (tagged per project)
+	if out, err := exec.CommandContext(ctx, "docker", "images", "-q", "--filter", label).Output(); err == nil && len(strings.TrimSpace(string(out))) > 0 {
+		exec.CommandContext(ctx, "docker", append([]string{"rmi", "-f"}, strings.Fields(string(out))...)...).Run()
+	}
 }
 
 // Eventually polls cond until it holds or the deadline passes; no sleeps to synchronise.
