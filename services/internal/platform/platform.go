@@ -133,9 +133,26 @@ func Connect(ctx context.Context, name string) (*nats.Conn, error) {
 // and sent as "internal", without its text.
 type Handler func(ctx context.Context, data []byte) (any, error)
 
-// Handle subscribes a handler in the service's queue group, so replicas share the load.
+// MaxInFlight bounds how many requests one subscription serves at once.
+const MaxInFlight = 64
+
+// Handle subscribes a handler in the service's queue group, so replicas share the load. A
+// subscription delivers messages one at a time; each request is served in its own goroutine
+// (at most MaxInFlight at once), so one slow request (a bcrypt hash) does not queue the rest.
 func Handle(nc *nats.Conn, log *slog.Logger, service, subject string, h Handler) error {
+	sem := make(chan struct{}, MaxInFlight)
 	_, err := nc.QueueSubscribe(subject, service, func(m *nats.Msg) {
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem }()
+			serve(m, log, subject, h)
+		}()
+	})
+	return err
+}
+
+func serve(m *nats.Msg, log *slog.Logger, subject string, h Handler) {
+	{
 		ctx := context.Background()
 		id := m.Header.Get(RequestIDHeader)
 		if id == "" {
@@ -168,8 +185,7 @@ func Handle(nc *nats.Conn, log *slog.Logger, service, subject string, h Handler)
 			code = reply.Error.Code
 		}
 		Log(ctx, log).Info("handled", "subject", subject, "result", code, "ms", time.Since(start).Milliseconds())
-	})
-	return err
+	}
 }
 
 // Request sends req to subject and decodes the reply's data into resp; an error reply comes back
