@@ -134,6 +134,7 @@ dependency order, and tells you when each one really answers.`,
 		newPsCmd(f),
 		newLogsCmd(f),
 		newRestartCmd(f),
+		newTailCmd(f),
 	)
 	return cmd
 }

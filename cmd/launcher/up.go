@@ -14,11 +14,14 @@ import (
 	"github.com/propital/launcher/internal/envfile"
 	"github.com/propital/launcher/internal/orchestrate"
 	"github.com/propital/launcher/internal/output"
+	"github.com/propital/launcher/internal/tui"
 	"github.com/spf13/cobra"
 )
 
 type upOptions struct {
 	outputOptions
+	noTUI    bool
+	logLines int
 	detach   bool
 	wait     bool
 	timeout  time.Duration
@@ -46,6 +49,8 @@ non-zero naming what is not, with its probe error and last log lines.`,
 	fl.BoolVarP(&opts.detach, "detach", "d", false, "start in the background and return")
 	fl.BoolVar(&opts.wait, "wait", false, "return when every service is ready (implies --detach)")
 	fl.DurationVar(&opts.timeout, "timeout", 5*time.Minute, "give up on --wait after this long")
+	fl.BoolVar(&opts.noTUI, "no-tui", false, "plain lines instead of the dashboard on a terminal")
+	fl.IntVar(&opts.logLines, "log-lines", 2000, "lines of output the dashboard keeps per service")
 	opts.addOutputFlag(cmd, "text", "json")
 	return cmd
 }
@@ -60,6 +65,9 @@ func runUp(ctx context.Context, f *factory, opts *upOptions) error {
 	}
 	pl := newPlan(p)
 	detached := opts.detach || opts.wait
+	if !detached && !opts.noTUI && opts.output == "text" && f.stdoutTTY() && f.stdinTTY() {
+		return runDashboard(ctx, f, p.Name, pl, eng, opts)
+	}
 	stopPrinter := startPrinter(f, eng.Store(), opts.output == "json", !detached)
 	upCtx, cancel := context.WithTimeout(ctx, opts.timeout)
 	err = eng.Up(upCtx, pl, orchestrate.UpOptions{Services: opts.services, WaitAll: opts.wait || !detached})
@@ -88,6 +96,72 @@ func runUp(ctx context.Context, f *factory, opts *upOptions) error {
 	err = eng.Stop(stopCtx, p.Name, nil)
 	stopPrinter()
 	return err
+}
+
+// runDashboard shows the live dashboard while the engine brings the stack up, then follows its
+// crashes, logs and resource use; quitting asks whether the stack stops or keeps running.
+func runDashboard(ctx context.Context, f *factory, project string, pl *orchestrate.Plan, eng *orchestrate.Engine, opts *upOptions) error {
+	model := tui.NewDashboard(project, eng.Store(), &engineActions{ctx: ctx, eng: eng, pl: pl}, opts.logLines, time.Now)
+	defer model.Close()
+	bg, stopBG := context.WithCancel(ctx)
+	defer stopBG()
+	upErr := make(chan error, 1)
+	go func() {
+		err := eng.Up(bg, pl, orchestrate.UpOptions{Services: opts.services, WaitAll: true})
+		upErr <- err
+		if bg.Err() == nil {
+			go eng.Logs(bg, project, orchestrate.LogsOptions{LogOptions: orchestrate.LogOptions{Follow: true, Tail: 200}}, nil)
+		}
+	}()
+	go eng.Watch(bg, pl)
+	go eng.SampleStats(bg, pl, 2*time.Second)
+	choice, err := tui.RunDashboard(ctx, model)
+	stopBG()
+	if err != nil {
+		return err
+	}
+	var startErr error
+	select {
+	case startErr = <-upErr:
+	default:
+	}
+	if choice == tui.QuitKeep {
+		fmt.Fprintf(f.Err, "%s keeps running: `launcher ps` shows it, `launcher down` removes it\n", project)
+		return startErr
+	}
+	fmt.Fprintf(f.Err, "stopping %s...\n", project)
+	stopCtx, cancel := signalContext(context.Background())
+	defer cancel()
+	if err := eng.Stop(stopCtx, project, nil); err != nil {
+		return err
+	}
+	fmt.Fprintf(f.Err, "%s stopped (containers kept; `launcher down` removes them)\n", project)
+	return startErr
+}
+
+// engineActions carries out the dashboard's keys.
+type engineActions struct {
+	ctx context.Context
+	eng *orchestrate.Engine
+	pl  *orchestrate.Plan
+}
+
+func (a *engineActions) Restart(name string) error {
+	return a.eng.Restart(a.ctx, a.pl, []string{name})
+}
+
+// Rebuild builds the service's image again (Go: only when the binary changed) and recreates it
+// when the image did change.
+func (a *engineActions) Rebuild(name string) error {
+	return a.eng.Up(a.ctx, a.pl, orchestrate.UpOptions{Services: []string{name}, WaitAll: true})
+}
+
+func (a *engineActions) Stop(name string) error {
+	return a.eng.Stop(a.ctx, a.pl.Project.Name, []string{name})
+}
+
+func (a *engineActions) Start(name string) error {
+	return a.eng.Up(a.ctx, a.pl, orchestrate.UpOptions{Services: []string{name}, WaitAll: true})
 }
 
 // startPrinter subscribes a plain or JSON printer to the store; the returned func waits until

@@ -1081,3 +1081,56 @@ func dedupe(s []string) []string {
 	}
 	return out
 }
+
+// SampleStats publishes each running node's CPU and memory (summed over its replicas) every
+// interval until ctx ends. CPU is measured between consecutive samples of the same container.
+func (e *Engine) SampleStats(ctx context.Context, pl *Plan, every time.Duration) {
+	prev := map[string]StatsSample{}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		cs, err := e.rt.ListContainers(ctx, pl.ProjectLabels())
+		if err == nil {
+			type agg struct {
+				cpu float64
+				mem uint64
+			}
+			sums := map[string]*agg{}
+			seen := map[string]bool{}
+			for _, c := range cs {
+				if c.State != "running" {
+					continue
+				}
+				s, err := e.rt.Stats(ctx, c.ID)
+				if err != nil {
+					continue
+				}
+				seen[c.ID] = true
+				node := c.Labels[config.LabelService]
+				a := sums[node]
+				if a == nil {
+					a = &agg{}
+					sums[node] = a
+				}
+				a.mem += s.MemBytes
+				if p, ok := prev[c.ID]; ok && s.SystemTotal > p.SystemTotal && s.CPUTotal >= p.CPUTotal {
+					a.cpu += float64(s.CPUTotal-p.CPUTotal) / float64(s.SystemTotal-p.SystemTotal) * float64(max(1, s.OnlineCPUs)) * 100
+				}
+				prev[c.ID] = s
+			}
+			for id := range prev {
+				if !seen[id] {
+					delete(prev, id)
+				}
+			}
+			for node, a := range sums {
+				e.store.Publish(Event{Kind: EvStats, Node: node, CPU: a.cpu, Mem: a.mem})
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -155,6 +155,10 @@ func (f *fakeRuntime) InspectContainer(_ context.Context, id string) (Container,
 	return *c, nil
 }
 
+func (f *fakeRuntime) Stats(context.Context, string) (StatsSample, error) {
+	return StatsSample{CPUTotal: 1, SystemTotal: 10, OnlineCPUs: 2, MemBytes: 1 << 20}, nil
+}
+
 func (f *fakeRuntime) Logs(context.Context, string, LogOptions, func(LogLine)) error { return nil }
 func (f *fakeRuntime) Events(ctx context.Context, _ map[string]string) (<-chan RuntimeEvent, <-chan error) {
 	return make(chan RuntimeEvent), make(chan error)

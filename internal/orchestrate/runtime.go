@@ -42,6 +42,8 @@ type Runtime interface {
 	// Logs streams a container's output, one line per callback call, until ctx ends or the
 	// container stops (follow) or the log ends.
 	Logs(ctx context.Context, id string, opts LogOptions, line func(LogLine)) error
+	// Stats samples a container's cumulative CPU time and its memory in use, at once.
+	Stats(ctx context.Context, id string) (StatsSample, error)
 	// Events reports container lifecycle events of one project until ctx ends.
 	Events(ctx context.Context, labels map[string]string) (<-chan RuntimeEvent, <-chan error)
 }
@@ -118,4 +120,13 @@ type RuntimeEvent struct {
 	Labels    map[string]string
 	Action    string // start, die, oom, kill, stop, destroy, restart
 	ExitCode  int
+}
+
+// StatsSample is one reading of a container's resource use. CPU percentages come from two
+// samples: (ΔCPU / ΔSystem) × online CPUs × 100.
+type StatsSample struct {
+	CPUTotal    uint64 // container CPU time, ns
+	SystemTotal uint64 // host CPU time, ns
+	OnlineCPUs  int
+	MemBytes    uint64 // usage less page cache
 }

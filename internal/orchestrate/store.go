@@ -32,6 +32,7 @@ const (
 	EvProgress EventKind = "progress" // a pull or build step
 	EvLog      EventKind = "log"      // a line of a container's output
 	EvInfo     EventKind = "info"     // anything else worth a line
+	EvStats    EventKind = "stats"    // CPU and memory of a node's containers
 )
 
 // Event is one thing that happened. Engine code publishes them; printers and views read them.
@@ -46,19 +47,23 @@ type Event struct {
 	ExitCode *int      `json:"exit_code,omitempty"`
 	OOM      bool      `json:"oom,omitempty"`
 	Stderr   bool      `json:"stderr,omitempty"`
+	CPU      float64   `json:"cpu_percent,omitempty"` // EvStats
+	Mem      uint64    `json:"mem_bytes,omitempty"`   // EvStats
 }
 
 // NodeStatus is the store's view of one node.
 type NodeStatus struct {
-	Name      string    `json:"name"`
-	Role      string    `json:"role"` // service or infra
-	State     State     `json:"state"`
-	Detail    string    `json:"detail,omitempty"` // e.g. the probe's last error
-	Ports     []string  `json:"ports,omitempty"`
-	Image     string    `json:"image,omitempty"`
-	Restarts  int       `json:"restarts"`
-	StartedAt time.Time `json:"started_at,omitempty"`
-	ExitCode  *int      `json:"exit_code,omitempty"`
+	Name       string    `json:"name"`
+	Role       string    `json:"role"` // service or infra
+	State      State     `json:"state"`
+	Detail     string    `json:"detail,omitempty"` // e.g. the probe's last error
+	Ports      []string  `json:"ports,omitempty"`
+	Image      string    `json:"image,omitempty"`
+	Restarts   int       `json:"restarts"`
+	StartedAt  time.Time `json:"started_at,omitempty"`
+	ExitCode   *int      `json:"exit_code,omitempty"`
+	CPUPercent float64   `json:"cpu_percent,omitempty"`
+	MemBytes   uint64    `json:"mem_bytes,omitempty"`
 }
 
 // Snapshot is the whole state at one point in the event sequence.
@@ -102,6 +107,9 @@ func (s *Store) Publish(e Event) {
 	e.Seq = s.seq
 	if e.Time.IsZero() {
 		e.Time = time.Now()
+	}
+	if n := s.nodes[e.Node]; n != nil && e.Kind == EvStats {
+		n.CPUPercent, n.MemBytes = e.CPU, e.Mem
 	}
 	if n := s.nodes[e.Node]; n != nil && e.Kind == EvState {
 		if e.State == StateRestarting || (e.State == StateStarting && n.State == StateCrashed) {

@@ -394,6 +394,30 @@ func (r *Runtime) Logs(ctx context.Context, id string, opts orchestrate.LogOptio
 	return nil
 }
 
+func (r *Runtime) Stats(ctx context.Context, id string) (orchestrate.StatsSample, error) {
+	resp, err := r.cli(ctx).ContainerStatsOneShot(ctx, id)
+	if err != nil {
+		return orchestrate.StatsSample{}, fmt.Errorf("stats: %w", err)
+	}
+	defer resp.Body.Close()
+	var st container.StatsResponse
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		return orchestrate.StatsSample{}, fmt.Errorf("stats: %w", err)
+	}
+	mem := st.MemoryStats.Usage
+	for _, k := range []string{"total_inactive_file", "inactive_file"} { // cgroup v1 / v2
+		if v, ok := st.MemoryStats.Stats[k]; ok && v < mem {
+			mem -= v
+			break
+		}
+	}
+	cpus := int(st.CPUStats.OnlineCPUs)
+	if cpus == 0 {
+		cpus = len(st.CPUStats.CPUUsage.PercpuUsage)
+	}
+	return orchestrate.StatsSample{CPUTotal: st.CPUStats.CPUUsage.TotalUsage, SystemTotal: st.CPUStats.SystemUsage, OnlineCPUs: cpus, MemBytes: mem}, nil
+}
+
 func (r *Runtime) Events(ctx context.Context, labels map[string]string) (<-chan orchestrate.RuntimeEvent, <-chan error) {
 	f := labelFilter(labels)
 	f.Add("type", "container")
