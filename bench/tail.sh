@@ -29,9 +29,10 @@ run() { # NAME CMD...: the tap under load, then its summary and peak RSS
 run count "$work/launcher" tail nats --server nats://127.0.0.1:24222 --monitor http://127.0.0.1:28222 --count
 run json "$work/launcher" tail nats --server nats://127.0.0.1:24222 --monitor http://127.0.0.1:28222 --json
 if command -v nats >/dev/null; then
-  /usr/bin/time -v sh -c "nats sub '>' -s nats://127.0.0.1:24222 --raw | wc -l > $work/natscli.count" 2>"$work/natscli.err" &
+  secs=${dur%s}
+  (timeout $((secs + 6)) nats sub '>' -s nats://127.0.0.1:24222 --raw 2>"$work/natscli.err" | wc -l >"$work/natscli.count") &
   pid=$!; sleep 1
-  "$work/natspub" -url nats://127.0.0.1:24222 -d "$dur" >"$work/natscli.pub"; sleep 0.5
-  pkill -INT -f "nats sub" || true; wait "$pid" 2>/dev/null || true
-  echo "nats CLI: $(cat "$work/natscli.pub"); it printed $(cat "$work/natscli.count") messages"
+  "$work/natspub" -url nats://127.0.0.1:24222 -d "$dur" >"$work/natscli.pub"
+  wait "$pid" 2>/dev/null || true
+  echo "nats CLI: $(cat "$work/natscli.pub"); \`nats sub '>' --raw\` printed $(cat "$work/natscli.count") of them$(grep -q Disconnected "$work/natscli.err" && echo ', then was disconnected as a slow consumer')"
 fi

@@ -108,7 +108,7 @@ func Start(ctx context.Context, opts Options) (*Tap, error) {
 			return nil, fmt.Errorf("subscribe %s: %w", s, err)
 		}
 		// a bounded client-side queue: past it the client drops and counts (see Stats)
-		sub.SetPendingLimits(100000, 256<<20)
+		sub.SetPendingLimits(100000, 64<<20)
 		t.subs = append(t.subs, sub)
 	}
 	if err := nc.Flush(); err != nil {

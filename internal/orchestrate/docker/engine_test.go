@@ -157,6 +157,20 @@ func TestUpWaitInfraAnswersRealClients(t *testing.T) {
 			t.Errorf("status %+v", st)
 		}
 	}
+
+	// the dashboard's CPU and memory come from the stats API
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go s.eng.SampleStats(sctx, s.pl, 200*time.Millisecond)
+	testenv.Eventually(t, 15*time.Second, "memory of all four infra", func() bool {
+		n := 0
+		for _, st := range s.eng.Store().Snapshot().Nodes {
+			if st.MemBytes > 0 {
+				n++
+			}
+		}
+		return n == 4
+	})
 }
 
 type clientSet struct {
