@@ -135,6 +135,9 @@ dependency order, and tells you when each one really answers.`,
 		newLogsCmd(f),
 		newRestartCmd(f),
 		newTailCmd(f),
+		newInitCmd(f),
+		newDoctorCmd(f),
+		newStatusCmd(f),
 	)
 	return cmd
 }

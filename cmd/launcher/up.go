@@ -14,6 +14,7 @@ import (
 	"github.com/propital/launcher/internal/envfile"
 	"github.com/propital/launcher/internal/orchestrate"
 	"github.com/propital/launcher/internal/output"
+	"github.com/propital/launcher/internal/repos"
 	"github.com/propital/launcher/internal/tui"
 	"github.com/spf13/cobra"
 )
@@ -238,5 +239,14 @@ func signalContext(parent context.Context) (context.Context, context.CancelFunc)
 	return ctx, func() { stop(); cancel() }
 }
 
-// newPlan is the one place commands turn a project into a plan.
-func newPlan(p *config.Project) *orchestrate.Plan { return orchestrate.NewPlan(p) }
+// newPlan is the one place commands turn a project into a plan; built services carry the commit
+// of their source, which their image is labelled with (`launcher status` compares it).
+func newPlan(p *config.Project) *orchestrate.Plan {
+	pl := orchestrate.NewPlan(p)
+	for _, n := range pl.Nodes {
+		if n.Build != nil {
+			n.Commit = repos.Head(n.Build.Dir)
+		}
+	}
+	return pl
+}

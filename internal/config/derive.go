@@ -19,6 +19,7 @@ const (
 	LabelRole    = "dev.launcher.role"    // "service" or "infra"
 	LabelReplica = "dev.launcher.replica"
 	LabelHash    = "dev.launcher.config-hash"
+	LabelCommit  = "dev.launcher.commit" // on built images: the source commit ("-dirty" with local changes)
 )
 
 // ContainerName is the name of replica (1-based) of a service or infra.

@@ -349,6 +349,9 @@ func (e *Engine) ensureImage(ctx context.Context, pl *Plan, n *Node, info Runtim
 		e.state(n.Name, StateBuilding, "", nil)
 		progress := func(s string) { e.store.Publish(Event{Kind: EvProgress, Node: n.Name, Message: s}) }
 		labels := map[string]string{config.LabelProject: pl.Project.Name, config.LabelService: n.Name}
+		if n.Commit != "" {
+			labels[config.LabelCommit] = n.Commit
+		}
 		var res imagebuild.Result
 		var err error
 		if n.Build.Go != "" {
@@ -626,6 +629,14 @@ func (e *Engine) lastLogs(ctx context.Context, pl *Plan, node string, n int) []s
 // checkPorts reports fixed host ports that something other than this project holds, before
 // anything starts.
 func (e *Engine) checkPorts(pl *Plan, sel map[string]bool, byName map[string]Container) error {
+	problems := e.portConflicts(pl, sel, byName)
+	if len(problems) > 0 {
+		return fmt.Errorf("%s\n\tstop what holds it, or publish another host port in launcher.override.yaml (e.g. ports: [\"15432:5432\"])", strings.Join(problems, "\n"))
+	}
+	return nil
+}
+
+func (e *Engine) portConflicts(pl *Plan, sel map[string]bool, byName map[string]Container) []string {
 	ours := map[string]bool{}
 	for _, c := range byName {
 		for _, p := range c.Ports {
@@ -650,10 +661,21 @@ func (e *Engine) checkPorts(pl *Plan, sel map[string]bool, byName map[string]Con
 			}
 		}
 	}
-	if len(problems) > 0 {
-		return fmt.Errorf("%s\n\tstop what holds it, or publish another host port in launcher.override.yaml (e.g. ports: [\"15432:5432\"])", strings.Join(problems, "\n"))
+	return problems
+}
+
+// PortConflicts lists the plan's fixed host ports that something other than the project holds.
+func (e *Engine) PortConflicts(ctx context.Context, pl *Plan) ([]string, error) {
+	existing, err := e.rt.ListContainers(ctx, pl.ProjectLabels())
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	byName := map[string]Container{}
+	for _, c := range existing {
+		byName[c.Name] = c
+	}
+	sel, _ := pl.Select(nil)
+	return e.portConflicts(pl, sel, byName), nil
 }
 
 func portInUse(hostIP string, port int) (bool, string) {

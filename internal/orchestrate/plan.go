@@ -31,6 +31,7 @@ type Node struct {
 	Health   *config.Health
 	Timeout  time.Duration // readiness deadline
 	Users    []string      // for postgres and mongo: services that use it (to provision)
+	Commit   string        // the source's git commit, labelled on built images; set by the caller
 }
 
 // BuildSpec says how launcher makes a service's image.
