@@ -138,6 +138,7 @@ dependency order, and tells you when each one really answers.`,
 		newInitCmd(f),
 		newDoctorCmd(f),
 		newStatusCmd(f),
+		newImportCmd(f),
 	)
 	return cmd
 }

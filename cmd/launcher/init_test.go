@@ -125,3 +125,23 @@ func TestInitFrom(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestImportCommand: the old launcher repo is imported into a folder that then validates, the
+// forgotten MONGO_URI is reported with its line, and nothing is overwritten without --force.
+func TestImportCommand(t *testing.T) {
+	out := t.TempDir()
+	src, _ := filepath.Abs("../../internal/importer/testdata/oldlauncher")
+	code, stdout, errs := launch(t, ".", "import", src, "-O", out)
+	if code != 0 {
+		t.Fatalf("import: %d\n%s\n%s", code, stdout, errs)
+	}
+	if !strings.Contains(stdout, "missing: docker-compose.yml:50: MONGO_URI is used but defined nowhere") || !strings.Contains(stdout, "decide: mysql") {
+		t.Errorf("output:\n%s", stdout)
+	}
+	if code, _, _ := launch(t, out, "config", "validate"); code != 0 {
+		t.Error("the imported folder does not validate")
+	}
+	if code, _, errs := launch(t, ".", "import", src, "-O", out); code != 2 || !strings.Contains(errs, "already exists") {
+		t.Errorf("second import: %d %s", code, errs)
+	}
+}
