@@ -98,18 +98,40 @@ func syncOne(ctx context.Context, s Spec, opts Options) Result {
 	if err != nil {
 		return fail(s, err)
 	}
+	ca, err := caBundle(opts)
+	if err != nil {
+		return fail(s, err)
+	}
 	progress := &lineWriter{emit: func(l string) {
 		if opts.Progress != nil {
 			opts.Progress(s.Name, l)
 		}
 	}}
 	if _, err := os.Stat(filepath.Join(s.Path, ".git")); err == nil {
-		return update(ctx, s, auth, progress)
+		return update(ctx, s, auth, ca, progress)
 	}
 	if entries, err := os.ReadDir(s.Path); err == nil && len(entries) > 0 {
 		return Result{Action: NotAClone, Err: fmt.Sprintf("%s holds files but no .git: move them away, or point path elsewhere", s.Path)}
 	}
-	return clone(ctx, s, auth, progress)
+	return clone(ctx, s, auth, ca, progress)
+}
+
+// caBundle reads the certificates git itself would trust in addition to the system's
+// (GIT_SSL_CAINFO), for servers with a private CA.
+func caBundle(opts Options) ([]byte, error) {
+	getenv := opts.Getenv
+	if getenv == nil {
+		getenv = os.LookupEnv
+	}
+	p, ok := getenv("GIT_SSL_CAINFO")
+	if !ok || p == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil, fmt.Errorf("GIT_SSL_CAINFO: %w", err)
+	}
+	return b, nil
 }
 
 func fail(s Spec, err error) Result {
@@ -118,8 +140,8 @@ func fail(s Spec, err error) Result {
 
 var hexRE = regexp.MustCompile(`^[0-9a-f]{7,40}$`)
 
-func clone(ctx context.Context, s Spec, auth transport.AuthMethod, progress *lineWriter) Result {
-	o := &git.CloneOptions{URL: s.URL, Auth: auth, Progress: progress, Depth: s.Depth}
+func clone(ctx context.Context, s Spec, auth transport.AuthMethod, ca []byte, progress *lineWriter) Result {
+	o := &git.CloneOptions{URL: s.URL, Auth: auth, Progress: progress, Depth: s.Depth, CABundle: ca}
 	isCommit := hexRE.MatchString(s.Ref)
 	if s.Ref != "" && !isCommit {
 		o.ReferenceName = plumbing.NewBranchReferenceName(s.Ref)
@@ -150,7 +172,7 @@ func clone(ctx context.Context, s Spec, auth transport.AuthMethod, progress *lin
 	return res
 }
 
-func update(ctx context.Context, s Spec, auth transport.AuthMethod, progress *lineWriter) Result {
+func update(ctx context.Context, s Spec, auth transport.AuthMethod, ca []byte, progress *lineWriter) Result {
 	r, err := git.PlainOpen(s.Path)
 	if err != nil {
 		return fail(s, err)
@@ -173,7 +195,7 @@ func update(ctx context.Context, s Spec, auth transport.AuthMethod, progress *li
 		res.Action = Pinned
 		return res
 	}
-	err = r.FetchContext(ctx, &git.FetchOptions{RemoteName: "origin", Auth: auth, Progress: progress,
+	err = r.FetchContext(ctx, &git.FetchOptions{RemoteName: "origin", Auth: auth, Progress: progress, CABundle: ca,
 		RefSpecs: []gitconfig.RefSpec{gitconfig.RefSpec(fmt.Sprintf("+refs/heads/%s:refs/remotes/origin/%s", branch, branch))}})
 	if err != nil && !errors.Is(err, git.NoErrAlreadyUpToDate) {
 		return fail(s, fmt.Errorf("fetch %s: %w", s.URL, err))

@@ -2,6 +2,7 @@ package repos
 
 import (
 	"context"
+	"encoding/pem"
 	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
@@ -144,15 +145,15 @@ func TestDivergedIsLeftAlone(t *testing.T) {
 	}
 }
 
-// TestHTTPTokenAuth: an http remote that wants a token gets the one from GITHUB_TOKEN, and the
-// token never shows in results.
-func TestHTTPTokenAuth(t *testing.T) {
+// TestHTTPSTokenAuth: an https remote (a private CA, trusted through GIT_SSL_CAINFO) that wants a
+// token gets the one from GITHUB_TOKEN, and the token never shows in results.
+func TestHTTPSTokenAuth(t *testing.T) {
 	root := t.TempDir()
 	remote(t, root, "private")
 	const token = "ghp_testtoken_123456"
 	backend := &cgi.Handler{Path: "/usr/lib/git-core/git-http-backend", Root: "/git",
 		Env: []string{"GIT_PROJECT_ROOT=" + filepath.Join(root, "remotes"), "GIT_HTTP_EXPORT_ALL=1"}}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, p, ok := r.BasicAuth(); !ok || p != token {
 			w.Header().Set("WWW-Authenticate", `Basic realm="git"`)
 			http.Error(w, "token required", http.StatusUnauthorized)
@@ -163,12 +164,26 @@ func TestHTTPTokenAuth(t *testing.T) {
 	defer srv.Close()
 	url := srv.URL + "/git/private.git"
 	spec := []Spec{{Name: "private", URL: url, Path: filepath.Join(root, "ws", "private")}}
-	noToken := func(string) (string, bool) { return "", false }
+	caFile := filepath.Join(root, "ca.pem")
+	os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644)
+	env := func(extra map[string]string) func(string) (string, bool) {
+		return func(k string) (string, bool) {
+			if k == "GIT_SSL_CAINFO" {
+				return caFile, true
+			}
+			v, ok := extra[k]
+			return v, ok
+		}
+	}
+	noToken := env(nil)
 	if r := Sync(context.Background(), spec, Options{Getenv: noToken})[0]; r.Action != Failed || !strings.Contains(r.Err, "authentication required") {
 		t.Errorf("without a token: %+v", r)
 	}
 	var told []string
-	withToken := func(k string) (string, bool) { return token, k == "GITHUB_TOKEN" }
+	withToken := env(map[string]string{"GITHUB_TOKEN": token})
+	if r := Sync(context.Background(), spec, Options{Getenv: func(k string) (string, bool) { return token, k == "GITHUB_TOKEN" }})[0]; r.Action != Failed || !strings.Contains(r.Err, "certificate") {
+		t.Errorf("an untrusted certificate must fail: %+v", r)
+	}
 	r := Sync(context.Background(), spec, Options{Getenv: withToken, Secrets: func(s ...string) { told = append(told, s...) }})[0]
 	if r.Action != Cloned {
 		t.Fatalf("with a token: %+v", r)
@@ -176,7 +191,7 @@ func TestHTTPTokenAuth(t *testing.T) {
 	if len(told) != 1 || told[0] != token {
 		t.Errorf("the token was not reported for masking: %v", told)
 	}
-	bad := []Spec{{Name: "x", URL: strings.Replace(srv.URL, "http://", "http://u:"+token+"@", 1) + "/git/nope.git", Path: filepath.Join(root, "ws", "x")}}
+	bad := []Spec{{Name: "x", URL: strings.Replace(srv.URL, "https://", "https://u:"+token+"@", 1) + "/git/nope.git", Path: filepath.Join(root, "ws", "x")}}
 	if r := Sync(context.Background(), bad, Options{Getenv: noToken})[0]; strings.Contains(r.Err, token) || r.Action != Failed {
 		t.Errorf("credential leaked or no failure: %+v", r)
 	}
