@@ -141,7 +141,7 @@ func fail(s Spec, err error) Result {
 var hexRE = regexp.MustCompile(`^[0-9a-f]{7,40}$`)
 
 func clone(ctx context.Context, s Spec, auth transport.AuthMethod, ca []byte, progress *lineWriter) Result {
-	o := &git.CloneOptions{URL: s.URL, Auth: auth, Progress: progress, Depth: s.Depth, CABundle: ca}
+	o := &git.CloneOptions{URL: s.URL, Auth: auth, Progress: progress, Depth: s.Depth, CABundle: ca, NoCheckout: true}
 	isCommit := hexRE.MatchString(s.Ref)
 	if s.Ref != "" && !isCommit {
 		o.ReferenceName = plumbing.NewBranchReferenceName(s.Ref)
@@ -157,15 +157,26 @@ func clone(ctx context.Context, s Spec, auth transport.AuthMethod, ca []byte, pr
 		os.RemoveAll(s.Path)
 		return fail(s, fmt.Errorf("clone %s: %w", s.URL, err))
 	}
+	target, err := r.Head()
+	if err != nil {
+		os.RemoveAll(s.Path)
+		return fail(s, fmt.Errorf("clone %s: %w", s.URL, err))
+	}
+	hash := target.Hash()
 	if isCommit {
-		wt, _ := r.Worktree()
 		h, err := r.ResolveRevision(plumbing.Revision(s.Ref))
 		if err != nil {
+			os.RemoveAll(s.Path)
 			return fail(s, fmt.Errorf("commit %s is not in %s: %w", s.Ref, s.URL, err))
 		}
-		if err := wt.Checkout(&git.CheckoutOptions{Hash: *h}); err != nil {
+		hash = *h
+		if err := r.Storer.SetReference(plumbing.NewHashReference(plumbing.HEAD, hash)); err != nil {
 			return fail(s, err)
 		}
+	}
+	if err := checkout(s.Path, hash); err != nil {
+		os.RemoveAll(s.Path)
+		return fail(s, fmt.Errorf("check out %s: %w", s.URL, err))
 	}
 	res := Result{Action: Cloned}
 	res.Branch, res.Commit = head(r)

@@ -36,6 +36,9 @@ func remote(t testing.TB, root, name string) (bare, work string) {
 	gitCLI(t, bare, "init", "--bare", "-q", "-b", "main")
 	gitCLI(t, root, "clone", "-q", bare, work)
 	os.WriteFile(filepath.Join(work, "main.go"), []byte("package main\n"), 0o644)
+	os.MkdirAll(filepath.Join(work, "scripts"), 0o755)
+	os.WriteFile(filepath.Join(work, "scripts", "run.sh"), []byte("#!/bin/sh\necho hi\n"), 0o755)
+	os.Symlink("../main.go", filepath.Join(work, "scripts", "main-link.go"))
 	gitCLI(t, work, "add", ".")
 	gitCLI(t, work, "commit", "-q", "-m", "first")
 	gitCLI(t, work, "tag", "v1")
@@ -81,6 +84,19 @@ func TestSyncClonesUpdatesAndLeavesAlone(t *testing.T) {
 		if res[n].Action != Cloned || res[n].Commit == "" {
 			t.Errorf("%s: %+v", n, res[n])
 		}
+	}
+	gw := filepath.Join(dest, "services", "gateway")
+	if fi, err := os.Stat(filepath.Join(gw, "scripts", "run.sh")); err != nil || fi.Mode().Perm()&0o100 == 0 {
+		t.Errorf("executable bit lost: %v %v", fi, err)
+	}
+	if target, err := os.Readlink(filepath.Join(gw, "scripts", "main-link.go")); err != nil || target != "../main.go" {
+		t.Errorf("symlink: %q %v", target, err)
+	}
+	if st, err := ReadStatus(gw); err != nil || st.Dirty {
+		t.Errorf("a fresh clone is not clean: %+v %v", st, err)
+	}
+	if out := gitCLI(t, gw, "status", "--porcelain"); out != "" {
+		t.Errorf("git itself sees changes in a fresh clone:\n%s", out)
 	}
 	if res["gateway"].Branch != "main" || res["auth"].Branch != "" {
 		t.Errorf("branches: gateway %q, auth %q (a tag is detached)", res["gateway"].Branch, res["auth"].Branch)
