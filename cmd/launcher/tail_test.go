@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/propital/launcher/internal/testenv"
 )
 
 // syncBuffer is a bytes.Buffer safe to read while launcher writes it.
@@ -35,16 +35,8 @@ func (s *syncBuffer) String() string {
 // tailOutput runs `launcher tail nats` against an in-process nats-server with monitoring, sends
 // a request/reply pair and a publish, and returns the output lines once the reply line is there.
 func tailOutput(t *testing.T, mode string) []string {
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, HTTPHost: "127.0.0.1", HTTPPort: -1, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server did not start")
-	}
-	defer s.Shutdown()
-	svc, _ := nats.Connect(s.ClientURL(), nats.Name("auth"))
+	natsURL, monitor := testenv.NATSWithMonitor(t)
+	svc, _ := nats.Connect(natsURL, nats.Name("auth"))
 	defer svc.Close()
 	svc.QueueSubscribe("auth.verify", "auth", func(m *nats.Msg) { m.Respond([]byte(`{"data":{"id":"u1"}}`)) })
 	svc.Flush()
@@ -53,7 +45,7 @@ func tailOutput(t *testing.T, mode string) []string {
 	done := make(chan int)
 	go func() {
 		f := newFactory(strings.NewReader(""), out, errb, noEnv)
-		done <- run(ctx, f, []string{"tail", "nats", "--server", s.ClientURL(), "--monitor", "http://" + s.MonitorAddr().String(), mode, "--exclude", "ignored.>,warm.>"})
+		done <- run(ctx, f, []string{"tail", "nats", "--server", natsURL, "--monitor", monitor, mode, "--exclude", "ignored.>,warm.>"})
 	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(errb.String(), "listening on") {
@@ -62,7 +54,7 @@ func tailOutput(t *testing.T, mode string) []string {
 		}
 		<-time.After(10 * time.Millisecond)
 	}
-	cli, _ := nats.Connect(s.ClientURL(), nats.Name("gateway"))
+	cli, _ := nats.Connect(natsURL, nats.Name("gateway"))
 	defer cli.Close()
 	// a client's reply inbox exists from its first request on; a long-lived service has made one
 	cli.Request("warm.up", nil, 100*time.Millisecond)

@@ -7,24 +7,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/propital/launcher/internal/testenv"
 )
 
 // natsServer runs nats-server in process on loopback, with its monitoring endpoint.
-func natsServer(t testing.TB) (url, monitor string) {
-	t.Helper()
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, HTTPHost: "127.0.0.1", HTTPPort: -1, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server did not start")
-	}
-	t.Cleanup(s.Shutdown)
-	return s.ClientURL(), fmt.Sprintf("http://%s", s.MonitorAddr())
-}
+func natsServer(t testing.TB) (url, monitor string) { return testenv.NATSWithMonitor(t) }
 
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()

@@ -78,9 +78,15 @@ func StartInfra(t *testing.T, kinds ...string) Infra {
 }
 
 // NATS runs an in-process nats-server on a free loopback port for the test; returns its URL.
-func NATS(t *testing.T) string {
+func NATS(t testing.TB) string {
+	url, _ := NATSWithMonitor(t)
+	return url
+}
+
+// NATSWithMonitor is NATS with its monitoring endpoint (connz...) on loopback too.
+func NATSWithMonitor(t testing.TB) (url, monitor string) {
 	t.Helper()
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
+	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, HTTPHost: "127.0.0.1", HTTPPort: -1, NoLog: true, NoSigs: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,5 +95,5 @@ func NATS(t *testing.T) string {
 		t.Fatal("nats-server did not start")
 	}
 	t.Cleanup(s.Shutdown)
-	return s.ClientURL()
+	return s.ClientURL(), "http://" + s.MonitorAddr().String()
 }

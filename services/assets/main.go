@@ -33,18 +33,6 @@ func main() {
 		if err := s.register(); err != nil {
 			return nil, err
 		}
-		hs := platform.HealthServer(":"+platform.Env("PORT", "8080"), func(ctx context.Context) error {
-			if err := platform.NATSReady(nc); err != nil {
-				return err
-			}
-			return pool.Ping(ctx)
-		}, nil)
-		go hs.ListenAndServe()
-		return func(ctx context.Context) error {
-			nc.Drain()
-			hs.Shutdown(ctx)
-			pool.Close()
-			return nil
-		}, nil
+		return platform.Serve(nc, pool.Ping, func(context.Context) error { pool.Close(); return nil }), nil
 	})
 }

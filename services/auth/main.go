@@ -37,17 +37,6 @@ func main() {
 		if err := svc.register(log); err != nil {
 			return nil, err
 		}
-		hs := platform.HealthServer(":"+platform.Env("PORT", "8080"), func(ctx context.Context) error {
-			if err := platform.NATSReady(nc); err != nil {
-				return err
-			}
-			return mc.Ping(ctx, nil)
-		}, nil)
-		go hs.ListenAndServe()
-		return func(ctx context.Context) error {
-			nc.Drain()
-			hs.Shutdown(ctx)
-			return mc.Disconnect(ctx)
-		}, nil
+		return platform.Serve(nc, func(ctx context.Context) error { return mc.Ping(ctx, nil) }, mc.Disconnect), nil
 	})
 }

@@ -279,3 +279,21 @@ func NATSReady(nc *nats.Conn) error {
 	}
 	return nil
 }
+
+// Serve starts the health endpoints on $PORT (default 8080): ready when NATS is connected and
+// ping (the service's store) answers. The returned stop drains NATS, stops the endpoints, then
+// closes the store: the order a graceful shutdown needs.
+func Serve(nc *nats.Conn, ping func(context.Context) error, closeStore func(context.Context) error) func(context.Context) error {
+	hs := HealthServer(":"+Env("PORT", "8080"), func(ctx context.Context) error {
+		if err := NATSReady(nc); err != nil {
+			return err
+		}
+		return ping(ctx)
+	}, nil)
+	go hs.ListenAndServe()
+	return func(ctx context.Context) error {
+		nc.Drain()
+		hs.Shutdown(ctx)
+		return closeStore(ctx)
+	}
+}
