@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -78,8 +79,13 @@ func TestSyncClonesUpdatesAndLeavesAlone(t *testing.T) {
 	specs[1].Ref = "v1"                                                 // a tag
 	specs[2].Ref = gitCLI(t, works["assets"], "rev-parse", "HEAD")[:12] // a commit
 	specs[3].Depth = 1
+	var mu sync.Mutex
 	var progress []string
-	res := byName(Sync(context.Background(), specs, Options{Progress: func(n, l string) { progress = append(progress, n+": "+l) }}))
+	res := byName(Sync(context.Background(), specs, Options{Progress: func(n, l string) { // concurrent per repository
+		mu.Lock()
+		progress = append(progress, n+": "+l)
+		mu.Unlock()
+	}}))
 	for _, n := range []string{"gateway", "auth", "assets", "notifications", "gone"} {
 		if res[n].Action != Cloned || res[n].Commit == "" {
 			t.Errorf("%s: %+v", n, res[n])
