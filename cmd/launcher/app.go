@@ -139,6 +139,7 @@ dependency order, and tells you when each one really answers.`,
 		newDoctorCmd(f),
 		newStatusCmd(f),
 		newImportCmd(f),
+		newDeployCmd(f),
 	)
 	return cmd
 }

@@ -15,6 +15,7 @@ type Project struct {
 	Name     string              `yaml:"name" json:"name" desc:"Project name: prefixes containers, networks and volumes. Lower-case letters, digits and dashes."`
 	Infra    map[string]*Infra   `yaml:"infra,omitempty" json:"infra,omitempty" desc:"Infrastructure the services use. A well-known kind by name (nats, redis, postgres, mongo) or any image with kind: container."`
 	Services map[string]*Service `yaml:"services,omitempty" json:"services,omitempty" desc:"The project's own services, built from source or run from an image."`
+	Deploy   map[string]*DeployEnv `yaml:"deploy,omitempty" json:"deploy,omitempty" desc:"Kubernetes environments (launcher deploy): where the same stack ships."`
 
 	Dir   string         `yaml:"-" json:"-"` // the project directory; relative paths resolve against it
 	Files []string       `yaml:"-" json:"-"` // the config files merged, in order
@@ -52,6 +53,34 @@ type Service struct {
 	Restart   string            `yaml:"restart,omitempty" json:"restart,omitempty" enum:"no,on-failure,always" desc:"Restart policy (default on-failure)."`
 
 	Name string `yaml:"-" json:"-"`
+}
+
+// DeployEnv is one Kubernetes environment (staging, production...).
+type DeployEnv struct {
+	Project   string                    `yaml:"project,omitempty" json:"project,omitempty" desc:"GCP project."`
+	Region    string                    `yaml:"region,omitempty" json:"region,omitempty" desc:"GCP region or zone of the cluster."`
+	Cluster   string                    `yaml:"cluster,omitempty" json:"cluster,omitempty" desc:"GKE cluster name; credentials then come from application default credentials."`
+	Context   string                    `yaml:"context,omitempty" json:"context,omitempty" desc:"kubeconfig context to use instead of cluster."`
+	Registry  string                    `yaml:"registry,omitempty" json:"registry,omitempty" desc:"Image registry, e.g. europe-west1-docker.pkg.dev/PROJECT/REPO."`
+	Namespace string                    `yaml:"namespace,omitempty" json:"namespace,omitempty" desc:"Namespace (default: the project name)."`
+	Services  map[string]*DeployService `yaml:"services,omitempty" json:"services,omitempty" desc:"Per service: replicas, resources, ingress host."`
+	Infra     map[string]*DeployInfra   `yaml:"infra,omitempty" json:"infra,omitempty" desc:"Per infra: in the cluster (default) or an external URL."`
+
+	Name string `yaml:"-" json:"-"`
+}
+
+// DeployService tunes one service in an environment.
+type DeployService struct {
+	Replicas int    `yaml:"replicas,omitempty" json:"replicas,omitempty" desc:"Pods (default: the service's replicas)."`
+	CPU      string `yaml:"cpu,omitempty" json:"cpu,omitempty" desc:"CPU request, e.g. 250m."`
+	Memory   string `yaml:"memory,omitempty" json:"memory,omitempty" desc:"Memory request and limit, e.g. 256Mi."`
+	Host     string `yaml:"host,omitempty" json:"host,omitempty" desc:"Public host name: an Ingress routes it to the service's first port."`
+}
+
+// DeployInfra places one infra in an environment.
+type DeployInfra struct {
+	External string `yaml:"external,omitempty" json:"external,omitempty" desc:"URL of a managed service (Cloud SQL, Memorystore, Atlas, a NATS cluster); the services' connection variable points at it."`
+	Storage  string `yaml:"storage,omitempty" json:"storage,omitempty" desc:"Size of the persistent volume when in the cluster (default 10Gi)."`
 }
 
 // Build says how a service's image is made. Exactly one of Go and Dockerfile is set.

@@ -122,6 +122,62 @@ func validate(p *Project, errs *Errors) {
 	}
 	checkPorts(p, errs)
 	checkCycles(p, errs)
+	checkDeploy(p, errs)
+}
+
+var quantityRE = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|k|M|G|T)?$`)
+
+// checkDeploy validates the deploy environments against the stack they ship.
+func checkDeploy(p *Project, errs *Errors) {
+	for _, env := range sortedKeys(p.Deploy) {
+		d := p.Deploy[env]
+		if d == nil {
+			d = &DeployEnv{}
+			p.Deploy[env] = d
+		}
+		d.Name = env
+		path := "deploy." + env
+		checkName(errs, p.PosOf(path), "deploy environment", env)
+		if d.Namespace == "" {
+			d.Namespace = p.Name
+		} else if !nameRE.MatchString(d.Namespace) {
+			errs.add(p.PosOf(path+".namespace"), "namespace %q is not valid", d.Namespace).Hint = nameHint
+		}
+		for _, name := range sortedKeys(d.Services) {
+			ds := d.Services[name]
+			at := p.PosOf(path + ".services." + name)
+			svc := p.Services[name]
+			if svc == nil {
+				errs.add(at, "%s deploys unknown service %q%s", path, name, didYouMean(name, p.ServiceNames()))
+				continue
+			}
+			if ds == nil {
+				continue
+			}
+			for field, v := range map[string]string{"cpu": ds.CPU, "memory": ds.Memory} {
+				if v != "" && !quantityRE.MatchString(v) {
+					errs.add(p.PosOf(path+".services."+name+"."+field), "%s.services.%s.%s: %q is not a Kubernetes quantity (like 250m or 256Mi)", path, name, field, v)
+				}
+			}
+			if ds.Host != "" && len(svc.Ports) == 0 {
+				errs.add(p.PosOf(path+".services."+name+".host"), "service %q has a host but publishes no port to route it to", name)
+			}
+		}
+		for _, name := range sortedKeys(d.Infra) {
+			di := d.Infra[name]
+			at := p.PosOf(path + ".infra." + name)
+			if p.Infra[name] == nil {
+				errs.add(at, "%s places unknown infra %q%s", path, name, didYouMean(name, p.InfraNames()))
+				continue
+			}
+			if di != nil && di.External != "" && !strings.Contains(di.External, "://") {
+				errs.add(p.PosOf(path+".infra."+name+".external"), "%s.infra.%s.external must be a URL like postgres://host:5432/db", path, name)
+			}
+			if di != nil && di.Storage != "" && !quantityRE.MatchString(di.Storage) {
+				errs.add(p.PosOf(path+".infra."+name+".storage"), "%s.infra.%s.storage: %q is not a size like 10Gi", path, name, di.Storage)
+			}
+		}
+	}
 }
 
 const nameHint = "names are lower-case letters, digits and dashes, start with a letter, at most 40 characters"

@@ -17,13 +17,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
@@ -59,57 +62,17 @@ type Result struct {
 // BuildGo compiles and, unless the daemon already has it, loads the image.
 func BuildGo(ctx context.Context, d Daemon, b GoBuild, progress func(string)) (Result, error) {
 	start := time.Now()
-	cache := b.Cache
-	if cache == "" {
-		uc, err := os.UserCacheDir()
-		if err != nil {
-			uc = os.TempDir()
-		}
-		cache = filepath.Join(uc, "launcher", "bin")
-	}
-	out := filepath.Join(cache, strings.NewReplacer("/", "_", ":", "_").Replace(b.Tag))
-	if err := os.MkdirAll(cache, 0o755); err != nil {
-		return Result{}, err
-	}
-	if progress != nil {
-		progress("go build " + b.Package)
-	}
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, b.Package)
-	cmd.Dir = b.Dir
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+b.Arch, "GOFLAGS=-buildvcs=false")
-	var stderr bytes.Buffer
-	cmd.Stderr, cmd.Stdout = &stderr, &stderr
-	if err := cmd.Run(); err != nil {
-		if _, lookErr := exec.LookPath("go"); lookErr != nil {
-			return Result{}, fmt.Errorf("go build: the Go toolchain is not installed (needed for Go services); install it from go.dev/dl")
-		}
-		return Result{}, fmt.Errorf("go build %s in %s: %v\n%s", b.Package, b.Dir, err, strings.TrimSpace(stderr.String()))
-	}
-	bin, err := os.ReadFile(out)
+	img, input, err := BuildGoImage(ctx, b, progress)
 	if err != nil {
 		return Result{}, err
 	}
-	certs := caCertificates()
-	h := sha256.New()
-	h.Write(bin)
-	h.Write(certs)
-	fmt.Fprint(h, b.Arch, b.Labels)
-	input := hex.EncodeToString(h.Sum(nil))[:24]
 	res := Result{Tag: b.Tag, Input: input}
 	if have, _ := d.ImageLabel(ctx, b.Tag, InputLabel); have == input {
 		res.Duration = time.Since(start)
 		return res, nil
 	}
 	if progress != nil {
-		progress(fmt.Sprintf("packing %d MB binary into %s", len(bin)>>20, b.Tag))
-	}
-	labels := map[string]string{InputLabel: input}
-	for k, v := range b.Labels {
-		labels[k] = v
-	}
-	img, err := goImage(bin, certs, b.Arch, labels)
-	if err != nil {
-		return res, err
+		progress("loading " + b.Tag + " into the daemon")
 	}
 	tag, err := name.NewTag(b.Tag)
 	if err != nil {
@@ -123,6 +86,101 @@ func BuildGo(ctx context.Context, d Daemon, b GoBuild, progress func(string)) (R
 	}
 	res.Loaded, res.Duration = true, time.Since(start)
 	return res, nil
+}
+
+// BuildGoImage compiles the service and packs it; it returns the image and the hash of its
+// inputs. `up` loads the image into the daemon, `deploy` pushes it: one build for both.
+func BuildGoImage(ctx context.Context, b GoBuild, progress func(string)) (v1.Image, string, error) {
+	cache := b.Cache
+	if cache == "" {
+		uc, err := os.UserCacheDir()
+		if err != nil {
+			uc = os.TempDir()
+		}
+		cache = filepath.Join(uc, "launcher", "bin")
+	}
+	out := filepath.Join(cache, strings.NewReplacer("/", "_", ":", "_", "@", "_").Replace(b.Tag)+"-"+b.Arch)
+	if err := os.MkdirAll(cache, 0o755); err != nil {
+		return nil, "", err
+	}
+	if progress != nil {
+		progress("go build " + b.Package)
+	}
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, b.Package)
+	cmd.Dir = b.Dir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+b.Arch, "GOFLAGS=-buildvcs=false")
+	var stderr bytes.Buffer
+	cmd.Stderr, cmd.Stdout = &stderr, &stderr
+	if err := cmd.Run(); err != nil {
+		if _, lookErr := exec.LookPath("go"); lookErr != nil {
+			return nil, "", fmt.Errorf("go build: the Go toolchain is not installed (needed for Go services); install it from go.dev/dl")
+		}
+		return nil, "", fmt.Errorf("go build %s in %s: %v\n%s", b.Package, b.Dir, err, strings.TrimSpace(stderr.String()))
+	}
+	bin, err := os.ReadFile(out)
+	if err != nil {
+		return nil, "", err
+	}
+	certs := caCertificates()
+	h := sha256.New()
+	h.Write(bin)
+	h.Write(certs)
+	keys := make([]string, 0, len(b.Labels))
+	for k := range b.Labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	fmt.Fprint(h, b.Arch)
+	for _, k := range keys {
+		fmt.Fprint(h, k, "=", b.Labels[k], ";")
+	}
+	input := hex.EncodeToString(h.Sum(nil))[:24]
+	labels := map[string]string{InputLabel: input}
+	for k, v := range b.Labels {
+		labels[k] = v
+	}
+	img, err := goImage(bin, certs, b.Arch, labels)
+	return img, input, err
+}
+
+// Push writes img to repo (e.g. europe-west1-docker.pkg.dev/p/r/gateway) with tag, and returns its
+// reference by digest. Credentials come from keychain (the docker config, gcloud/ADC for
+// *.pkg.dev); registries on loopback are spoken to over plain HTTP.
+func Push(ctx context.Context, img v1.Image, repo, tag string, keychain authn.Keychain) (string, error) {
+	var opts []name.Option
+	if isLoopback(repo) {
+		opts = append(opts, name.Insecure)
+	}
+	ref, err := name.NewTag(repo+":"+tag, opts...)
+	if err != nil {
+		return "", fmt.Errorf("image name %s:%s: %w", repo, tag, err)
+	}
+	if err := remote.Write(ref, img, remote.WithContext(ctx), remote.WithAuthFromKeychain(keychain)); err != nil {
+		return "", fmt.Errorf("push %s: %w", ref, err)
+	}
+	d, err := img.Digest()
+	if err != nil {
+		return "", err
+	}
+	return repo + "@" + d.String(), nil
+}
+
+// Digest is the reference img would have in repo, without pushing it.
+func Digest(img v1.Image, repo string) (string, error) {
+	d, err := img.Digest()
+	if err != nil {
+		return "", err
+	}
+	return repo + "@" + d.String(), nil
+}
+
+func isLoopback(repo string) bool {
+	host, _, _ := strings.Cut(repo, "/")
+	h := host
+	if i := strings.LastIndexByte(host, ':'); i > 0 {
+		h = host[:i]
+	}
+	return h == "localhost" || h == "127.0.0.1" || h == "[::1]"
 }
 
 // GoImage is the minimal image of a Go binary: scratch + CA certificates + /etc/passwd with a

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"io"
+	"log"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// TestDeployRenderPush renders the staging environment with its images pushed into an
+// in-process registry on 127.0.0.1, and pulls the referenced digests back.
+func TestDeployRenderPush(t *testing.T) {
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer srv.Close()
+	stack, _ := filepath.Abs("../../internal/deploy/testdata/stack")
+	work := t.TempDir()
+	reg := strings.TrimPrefix(srv.URL, "http://") + "/propital"
+	os.WriteFile(filepath.Join(work, "override.yaml"), []byte("deploy:\n  staging:\n    registry: "+reg+"\n"), 0o644)
+	args := []string{"-f", filepath.Join(stack, "launcher.yaml"), "-f", filepath.Join(work, "override.yaml"), "deploy", "render", "--env", "staging", "--push"}
+	code, out, errs := launch(t, stack, args...)
+	if code != 0 {
+		t.Fatalf("deploy render --push: %d\n%s", code, errs)
+	}
+	refs := regexp.MustCompile(`image: (\S+@sha256:[0-9a-f]{64})`).FindAllStringSubmatch(out, -1)
+	if len(refs) != 2 || !strings.Contains(errs, "pushed ") {
+		t.Fatalf("image references %v\n%s", refs, errs)
+	}
+	for _, r := range refs {
+		d, err := name.NewDigest(r[1], name.Insecure)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := remote.Image(d); err != nil {
+			t.Errorf("pull %s: %v", r[1], err)
+		}
+	}
+	if !strings.Contains(out, "JWT_SECRET: '********'") || strings.Contains(out, "jwt-secret-value-2") {
+		t.Error("secrets are not masked on standard output")
+	}
+
+	// --show-secrets into a file: the values, and a file only its owner reads
+	code, _, errs = launch(t, stack, "-f", filepath.Join(stack, "launcher.yaml"), "-f", filepath.Join(work, "override.yaml"),
+		"deploy", "render", "--env", "staging", "--show-secrets", "-O", work)
+	if code != 0 {
+		t.Fatalf("render -O: %d %s", code, errs)
+	}
+	st, err := os.Stat(filepath.Join(work, "staging.yaml"))
+	b, _ := os.ReadFile(filepath.Join(work, "staging.yaml"))
+	if err != nil || st.Mode().Perm() != 0o600 || !strings.Contains(string(b), "jwt-secret-value-2") {
+		t.Errorf("staging.yaml: %v %v", st, err)
+	}
+	if code, _, errs := launch(t, stack, "deploy", "render"); code != 2 || !strings.Contains(errs, "production, staging") {
+		t.Errorf("no --env with two environments: %d %s", code, errs)
+	}
+}
