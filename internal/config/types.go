@@ -12,9 +12,9 @@ import (
 // Project is a loaded, merged, interpolated and validated stack definition.
 // Field tags drive the strict decoder, the JSON Schema (`launcher schema`) and `config print`.
 type Project struct {
-	Name     string              `yaml:"name" json:"name" desc:"Project name: prefixes containers, networks and volumes. Lower-case letters, digits and dashes."`
-	Infra    map[string]*Infra   `yaml:"infra,omitempty" json:"infra,omitempty" desc:"Infrastructure the services use. A well-known kind by name (nats, redis, postgres, mongo) or any image with kind: container."`
-	Services map[string]*Service `yaml:"services,omitempty" json:"services,omitempty" desc:"The project's own services, built from source or run from an image."`
+	Name     string                `yaml:"name" json:"name" desc:"Project name: prefixes containers, networks and volumes. Lower-case letters, digits and dashes."`
+	Infra    map[string]*Infra     `yaml:"infra,omitempty" json:"infra,omitempty" desc:"Infrastructure the services use. A well-known kind by name (nats, redis, postgres, mongo) or any image with kind: container."`
+	Services map[string]*Service   `yaml:"services,omitempty" json:"services,omitempty" desc:"The project's own services, built from source or run from an image."`
 	Deploy   map[string]*DeployEnv `yaml:"deploy,omitempty" json:"deploy,omitempty" desc:"Kubernetes environments (launcher deploy): where the same stack ships."`
 
 	Dir   string         `yaml:"-" json:"-"` // the project directory; relative paths resolve against it
