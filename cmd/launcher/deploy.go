@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/v1/google"
@@ -15,6 +16,7 @@ import (
 	"github.com/propital/launcher/internal/imagebuild"
 	"github.com/propital/launcher/internal/repos"
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/dynamic"
 )
 
 func newDeployCmd(f *factory) *cobra.Command {
@@ -23,8 +25,154 @@ func newDeployCmd(f *factory) *cobra.Command {
 		Short: "Ship the stack to Kubernetes, from the same launcher.yaml",
 		Args:  noArgs,
 	}
-	cmd.AddCommand(newDeployRenderCmd(f))
+	cmd.AddCommand(newDeployRenderCmd(f), newDeployGKECmd(f), newDeployPlanCmd(f))
 	return cmd
+}
+
+type deployApplyOptions struct {
+	deployRenderOptions
+	outputOptions
+	context    string
+	kubeconfig string
+	dryRun     bool
+	timeout    time.Duration
+}
+
+func (o *deployApplyOptions) addFlags(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	fl.StringVar(&o.env, "env", "", "deploy environment (default: the only one)")
+	fl.StringVar(&o.context, "context", "", "kubeconfig context (default: the environment's context)")
+	fl.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default: KUBECONFIG or ~/.kube/config)")
+	fl.StringVar(&o.arch, "arch", "amd64", "CPU architecture of the cluster's nodes")
+	o.addOutputFlag(cmd, "text", "json")
+}
+
+func newDeployGKECmd(f *factory) *cobra.Command {
+	opts := &deployApplyOptions{}
+	cmd := &cobra.Command{
+		Use:   "gke",
+		Short: "Build and push the images, server-side apply the stack, prune what the config dropped, wait for rollouts",
+		Long: `Build and push the images (tagged with the source commit, referenced by digest), server-side
+apply the environment's objects with field manager "launcher", delete this stack's objects that
+the config no longer has (by label), and wait for every Deployment to roll out. --dry-run asks
+the server to validate everything and writes nothing (images are built, not pushed).
+
+Credentials come from kubeconfig: --context, else the environment's context. For a GKE cluster
+named in the environment, run ` + "`gcloud container clusters get-credentials CLUSTER`" + ` first.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runDeployApply(cmd.Context(), f, opts, false)
+		},
+	}
+	opts.addFlags(cmd)
+	cmd.Flags().BoolVar(&opts.dryRun, "dry-run", false, "validate on the server; write nothing")
+	cmd.Flags().DurationVar(&opts.timeout, "timeout", 5*time.Minute, "how long rollouts may take")
+	return cmd
+}
+
+func newDeployPlanCmd(f *factory) *cobra.Command {
+	opts := &deployApplyOptions{}
+	cmd := &cobra.Command{
+		Use:   "plan",
+		Short: "Show what deploy would change: per object, each service's image digest, env keys added or removed",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.dryRun = true
+			return runDeployApply(cmd.Context(), f, opts, true)
+		},
+	}
+	opts.addFlags(cmd)
+	return cmd
+}
+
+// deployReport is the JSON form of deploy gke and plan.
+type deployReport struct {
+	Env     string          `json:"env"`
+	DryRun  bool            `json:"dry_run"`
+	Changes []deploy.Change `json:"changes"`
+	Details []string        `json:"details,omitempty"`
+}
+
+func runDeployApply(ctx context.Context, f *factory, opts *deployApplyOptions, plan bool) error {
+	p, err := f.loadProject()
+	if err != nil {
+		return err
+	}
+	env, err := chooseEnv(p, opts.env)
+	if err != nil {
+		return err
+	}
+	d := p.Deploy[env]
+	kctx := opts.context
+	if kctx == "" {
+		kctx = d.Context
+	}
+	if kctx == "" && d.Cluster != "" && opts.kubeconfig == "" {
+		return fmt.Errorf("deploy.%s names GKE cluster %s: fetch its credentials with `gcloud container clusters get-credentials %s --region %s --project %s`, then pass --context (credentials straight from application default credentials are not supported yet)",
+			env, d.Cluster, d.Cluster, d.Region, d.Project)
+	}
+	cfg, err := deploy.RESTConfig(opts.kubeconfig, kctx)
+	if err != nil {
+		return err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	opts.push = !opts.dryRun
+	images, err := buildForDeploy(ctx, f, p, env, &opts.deployRenderOptions)
+	if err != nil {
+		return err
+	}
+	objs, err := deploy.Render(p, deploy.Inputs{Env: env, Images: images})
+	if err != nil {
+		return err
+	}
+	var details []string
+	if plan {
+		details, err = deploy.Differences(ctx, dyn, objs)
+		if err != nil {
+			return err
+		}
+	}
+	changes, err := deploy.Apply(ctx, dyn, objs, deploy.ApplyOptions{DryRun: opts.dryRun, Project: p.Name, Env: env})
+	text := opts.output != "json"
+	if text {
+		for _, c := range changes {
+			fmt.Fprintf(f.Out, "%-12s %-28s %s\n", c.Kind, c.Name, c.Action)
+		}
+		for _, l := range details {
+			fmt.Fprintln(f.Out, l)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if !opts.dryRun {
+		var deps []string
+		for _, o := range objs {
+			if o.GetObjectKind().GroupVersionKind().Kind == "Deployment" {
+				deps = append(deps, o.GetName())
+			}
+		}
+		progress := func(s string) {
+			if text {
+				fmt.Fprintf(f.Err, "rollout %s\n", s)
+			}
+		}
+		if err := deploy.WaitRollout(ctx, dyn, d.Namespace, deps, opts.timeout, progress); err != nil {
+			return err
+		}
+	}
+	if !text {
+		return writeJSON(f.Out, deployReport{Env: env, DryRun: opts.dryRun, Changes: changes, Details: details})
+	}
+	if opts.dryRun {
+		fmt.Fprintf(f.Err, "dry run: nothing was written\n")
+	} else {
+		fmt.Fprintf(f.Err, "%s is deployed to %s\n", p.Name, env)
+	}
+	return nil
 }
 
 type deployRenderOptions struct {
