@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,7 +17,9 @@ import (
 	"github.com/propital/launcher/internal/imagebuild"
 	"github.com/propital/launcher/internal/repos"
 	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 )
 
 func newDeployCmd(f *factory) *cobra.Command {
@@ -161,6 +164,19 @@ func runDeployApply(ctx context.Context, f *factory, opts *deployApplyOptions, p
 			}
 		}
 		if err := deploy.WaitRollout(ctx, dyn, d.Namespace, deps, opts.timeout, progress); err != nil {
+			var re *deploy.RolloutError
+			if errors.As(err, &re) {
+				cs, cerr := kubernetes.NewForConfig(cfg)
+				var logs deploy.PodLogs
+				if cerr == nil {
+					logs = podLogs{cs}
+				}
+				for _, name := range deps {
+					for _, l := range deploy.Diagnose(ctx, dyn, logs, d.Namespace, name) {
+						re.Problems = append(re.Problems, l)
+					}
+				}
+			}
 			return err
 		}
 	}
@@ -329,4 +345,13 @@ func buildForDeploy(ctx context.Context, f *factory, p *config.Project, env stri
 		images[name] = ref
 	}
 	return images, nil
+}
+
+// podLogs reads pods' output through the Kubernetes API.
+type podLogs struct{ cs kubernetes.Interface }
+
+func (p podLogs) Tail(ctx context.Context, ns, pod string, lines int) (string, error) {
+	n := int64(lines)
+	b, err := p.cs.CoreV1().Pods(ns).GetLogs(pod, &corev1.PodLogOptions{TailLines: &n}).Do(ctx).Raw()
+	return string(b), err
 }

@@ -362,3 +362,67 @@ func shortRef(ref string) string {
 	}
 	return ref
 }
+
+// PodLogs fetches the last lines of a pod's output; the command implements it with the
+// Kubernetes clientset.
+type PodLogs interface {
+	Tail(ctx context.Context, namespace, pod string, lines int) (string, error)
+}
+
+// Diagnose describes why a Deployment's pods are not ready: their recent events and last log
+// lines (up to three pods).
+func Diagnose(ctx context.Context, dyn dynamic.Interface, logs PodLogs, ns, deployment string) []string {
+	gvr, _, _ := resourceFor("Deployment")
+	d, err := dyn.Resource(gvr).Namespace(ns).Get(ctx, deployment, metav1.GetOptions{})
+	if err != nil {
+		return []string{fmt.Sprintf("%s: %v", deployment, err)}
+	}
+	sel, _, _ := unstructured.NestedStringMap(d.Object, "spec", "selector", "matchLabels")
+	var parts []string
+	for k, v := range sel {
+		parts = append(parts, k+"="+v)
+	}
+	sort.Strings(parts)
+	pods, err := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "pods"}).Namespace(ns).
+		List(ctx, metav1.ListOptions{LabelSelector: strings.Join(parts, ",")})
+	if err != nil {
+		return []string{fmt.Sprintf("%s: list pods: %v", deployment, err)}
+	}
+	var out []string
+	if len(pods.Items) == 0 {
+		out = append(out, fmt.Sprintf("%s: no pods (check the ReplicaSet's events: quota, image pull secrets, scheduling)", deployment))
+	}
+	for i, pod := range pods.Items {
+		if i == 3 {
+			break
+		}
+		evs, err := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "events"}).Namespace(ns).
+			List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.kind=Pod,involvedObject.name=" + pod.GetName()})
+		if err == nil {
+			items := evs.Items
+			if len(items) > 5 {
+				items = items[len(items)-5:]
+			}
+			for _, e := range items {
+				reason, _, _ := unstructured.NestedString(e.Object, "reason")
+				msg, _, _ := unstructured.NestedString(e.Object, "message")
+				out = append(out, fmt.Sprintf("pod %s event %s: %s", pod.GetName(), reason, msg))
+			}
+		}
+		if logs != nil {
+			if tail, err := logs.Tail(ctx, ns, pod.GetName(), 10); err == nil && strings.TrimSpace(tail) != "" {
+				for _, l := range strings.Split(strings.TrimRight(tail, "\n"), "\n") {
+					out = append(out, fmt.Sprintf("pod %s | %s", pod.GetName(), l))
+				}
+			} else if err != nil {
+				out = append(out, fmt.Sprintf("pod %s: no logs (%v)", pod.GetName(), firstLine(err.Error())))
+			}
+		}
+	}
+	return out
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return l
+}

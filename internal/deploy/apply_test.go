@@ -12,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 )
 
@@ -41,6 +42,12 @@ func apiserver(t *testing.T) dynamic.Interface {
 		t.Fatal(err)
 	}
 	return dyn
+}
+
+type fakeLogs struct{}
+
+func (fakeLogs) Tail(context.Context, string, string, int) (string, error) {
+	return "starting\npanic: DATABASE_URL is not set\n", nil
 }
 
 func actions(cs []Change) map[string]string {
@@ -156,6 +163,31 @@ func TestApplyAgainstAPIServer(t *testing.T) {
 	err = WaitRollout(ctx, dyn, "propital", []string{"assets"}, 30*time.Second, nil)
 	if err == nil || !strings.Contains(err.Error(), "assets: ProgressDeadlineExceeded: ReplicaSet \"assets-5d\" has timed out progressing.") {
 		t.Errorf("failed rollout: %v", err)
+	}
+	// the failing pods' events and last logs
+	// no controllers here: make the service account admission wants, as the controller would
+	sa := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ServiceAccount", "metadata": map[string]any{"name": "default"}}}
+	if _, err := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "serviceaccounts"}).Namespace("propital").Create(ctx, sa, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pods := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "pods"}).Namespace("propital")
+	pod := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Pod",
+		"metadata": map[string]any{"name": "assets-5d-x1", "labels": map[string]any{LabelName: "assets", LabelPartOf: "propital"}},
+		"spec":     map[string]any{"containers": []any{map[string]any{"name": "assets", "image": "x"}}}}}
+	if _, err := pods.Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ev := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Event",
+		"metadata":       map[string]any{"name": "assets-5d-x1.1"},
+		"involvedObject": map[string]any{"kind": "Pod", "name": "assets-5d-x1", "namespace": "propital"},
+		"reason":         "BackOff", "message": "Back-off restarting failed container assets"}}
+	if _, err := dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "events"}).Namespace("propital").Create(ctx, ev, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	diag := strings.Join(Diagnose(ctx, dyn, fakeLogs{}, "propital", "assets"), "\n")
+	if !strings.Contains(diag, "pod assets-5d-x1 event BackOff: Back-off restarting failed container assets") ||
+		!strings.Contains(diag, "pod assets-5d-x1 | panic: DATABASE_URL is not set") {
+		t.Errorf("diagnosis:\n%s", diag)
 	}
 	if err := WaitRollout(ctx, dyn, "propital", []string{"nats-never"}, time.Second, nil); err == nil {
 		t.Error("a missing deployment must be an error")
