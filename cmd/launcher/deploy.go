@@ -20,6 +20,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 )
 
 func newDeployCmd(f *factory) *cobra.Command {
@@ -60,8 +61,9 @@ apply the environment's objects with field manager "launcher", delete this stack
 the config no longer has (by label), and wait for every Deployment to roll out. --dry-run asks
 the server to validate everything and writes nothing (images are built, not pushed).
 
-Credentials come from kubeconfig: --context, else the environment's context. For a GKE cluster
-named in the environment, run ` + "`gcloud container clusters get-credentials CLUSTER`" + ` first.`,
+Credentials come from kubeconfig (--context, else the environment's context); or, when the
+environment names a GKE cluster and no context, from the GKE API with application default
+credentials (` + "`gcloud auth application-default login`" + `, or GOOGLE_APPLICATION_CREDENTIALS).`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runDeployApply(cmd.Context(), f, opts, false)
@@ -110,11 +112,13 @@ func runDeployApply(ctx context.Context, f *factory, opts *deployApplyOptions, p
 	if kctx == "" {
 		kctx = d.Context
 	}
+	var cfg *rest.Config
 	if kctx == "" && d.Cluster != "" && opts.kubeconfig == "" {
-		return fmt.Errorf("deploy.%s names GKE cluster %s: fetch its credentials with `gcloud container clusters get-credentials %s --region %s --project %s`, then pass --context (credentials straight from application default credentials are not supported yet)",
-			env, d.Cluster, d.Cluster, d.Region, d.Project)
+		// the environment names a GKE cluster: its endpoint and CA from the GKE API, with ADC
+		cfg, err = deploy.GKEConfig(ctx, deploy.GKEOptions{Project: d.Project, Location: d.Region, Cluster: d.Cluster})
+	} else {
+		cfg, err = deploy.RESTConfig(opts.kubeconfig, kctx)
 	}
-	cfg, err := deploy.RESTConfig(opts.kubeconfig, kctx)
 	if err != nil {
 		return err
 	}
@@ -123,11 +127,11 @@ func runDeployApply(ctx context.Context, f *factory, opts *deployApplyOptions, p
 		return err
 	}
 	opts.push = !opts.dryRun
-	images, err := buildForDeploy(ctx, f, p, env, &opts.deployRenderOptions)
+	images, commits, err := buildForDeploy(ctx, f, p, env, &opts.deployRenderOptions)
 	if err != nil {
 		return err
 	}
-	objs, err := deploy.Render(p, deploy.Inputs{Env: env, Images: images})
+	objs, err := deploy.Render(p, deploy.Inputs{Env: env, Images: images, Commits: commits})
 	if err != nil {
 		return err
 	}
@@ -221,7 +225,7 @@ config's credentials, or gcloud/ADC for *.pkg.dev). Secret values are masked unl
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&opts.env, "env", "", "deploy environment (default: the only one)")
-	fl.StringVarP(&opts.outDir, "out", "O", "", "write ENV.yaml into this folder instead of standard output")
+	fl.StringVarP(&opts.outDir, "out", "o", "", "write ENV.yaml into this folder instead of standard output")
 	fl.BoolVar(&opts.push, "push", false, "push the images to the environment's registry")
 	fl.BoolVar(&opts.showSecrets, "show-secrets", false, "write Secret values instead of masking them")
 	fl.StringVar(&opts.arch, "arch", "amd64", "CPU architecture of the cluster's nodes")
@@ -255,11 +259,11 @@ func runDeployRender(ctx context.Context, f *factory, opts *deployRenderOptions)
 	if err != nil {
 		return err
 	}
-	images, err := buildForDeploy(ctx, f, p, env, opts)
+	images, commits, err := buildForDeploy(ctx, f, p, env, opts)
 	if err != nil {
 		return err
 	}
-	objs, err := deploy.Render(p, deploy.Inputs{Env: env, Images: images})
+	objs, err := deploy.Render(p, deploy.Inputs{Env: env, Images: images, Commits: commits})
 	if err != nil {
 		return err
 	}
@@ -290,28 +294,29 @@ func runDeployRender(ctx context.Context, f *factory, opts *deployRenderOptions)
 	return nil
 }
 
-// buildForDeploy builds each Go service for the cluster and returns its reference by digest,
-// pushing when asked.
-func buildForDeploy(ctx context.Context, f *factory, p *config.Project, env string, opts *deployRenderOptions) (map[string]string, error) {
+// buildForDeploy builds each Go service for the cluster and returns its reference by digest
+// (pushing when asked) and its source commit.
+func buildForDeploy(ctx context.Context, f *factory, p *config.Project, env string, opts *deployRenderOptions) (map[string]string, map[string]string, error) {
 	d := p.Deploy[env]
 	if d.Registry == "" {
-		return nil, fmt.Errorf("deploy.%s has no registry: add one, e.g. registry: europe-west1-docker.pkg.dev/PROJECT/REPO", env)
+		return nil, nil, fmt.Errorf("deploy.%s has no registry: add one, e.g. registry: europe-west1-docker.pkg.dev/PROJECT/REPO", env)
 	}
 	keychain := authn.NewMultiKeychain(authn.DefaultKeychain, google.Keychain)
-	images := map[string]string{}
+	images, commits := map[string]string{}, map[string]string{}
 	for _, name := range p.ServiceNames() {
 		s := p.Services[name]
 		if s.Build == nil {
 			continue
 		}
 		if s.Build.Go == "" {
-			return nil, fmt.Errorf("service %s builds from a Dockerfile, which deploy cannot push yet: build and push it yourself and give it image:", name)
+			return nil, nil, fmt.Errorf("service %s builds from a Dockerfile, which deploy cannot push yet: build and push it yourself and give it image:", name)
 		}
 		dir := s.Path
 		if !filepath.IsAbs(dir) {
 			dir = filepath.Join(p.Dir, dir)
 		}
 		commit := repos.Head(dir)
+		commits[name] = commit
 		labels := map[string]string{config.LabelProject: p.Name, config.LabelService: name}
 		if commit != "" {
 			labels[config.LabelCommit] = commit
@@ -320,7 +325,7 @@ func buildForDeploy(ctx context.Context, f *factory, p *config.Project, env stri
 		img, _, err := imagebuild.BuildGoImage(ctx, imagebuild.GoBuild{Dir: dir, Package: s.Build.Go, Arch: opts.arch,
 			Tag: fmt.Sprintf("launcher/%s-%s:deploy", p.Name, name), Labels: labels}, nil)
 		if err != nil {
-			return nil, fmt.Errorf("build %s: %w", name, err)
+			return nil, nil, fmt.Errorf("build %s: %w", name, err)
 		}
 		repo := strings.TrimRight(d.Registry, "/") + "/" + name
 		var ref string
@@ -340,11 +345,11 @@ func buildForDeploy(ctx context.Context, f *factory, p *config.Project, env stri
 			}
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		images[name] = ref
 	}
-	return images, nil
+	return images, commits, nil
 }
 
 // podLogs reads pods' output through the Kubernetes API.

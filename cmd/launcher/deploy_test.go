@@ -49,7 +49,7 @@ func TestDeployRenderPush(t *testing.T) {
 
 	// --show-secrets into a file: the values, and a file only its owner reads
 	code, _, errs = launch(t, stack, "-f", filepath.Join(stack, "launcher.yaml"), "-f", filepath.Join(work, "override.yaml"),
-		"deploy", "render", "--env", "staging", "--show-secrets", "-O", work)
+		"deploy", "render", "--env", "staging", "--show-secrets", "-o", work)
 	if code != 0 {
 		t.Fatalf("render -O: %d %s", code, errs)
 	}

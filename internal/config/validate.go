@@ -138,6 +138,9 @@ func checkDeploy(p *Project, errs *Errors) {
 		d.Name = env
 		path := "deploy." + env
 		checkName(errs, p.PosOf(path), "deploy environment", env)
+		if d.Cluster != "" && (d.Project == "" || d.Region == "") {
+			errs.add(p.PosOf(path+".cluster"), "%s names GKE cluster %q: it also needs project and region (its location)", path, d.Cluster)
+		}
 		if d.Namespace == "" {
 			d.Namespace = p.Name
 		} else if !nameRE.MatchString(d.Namespace) {

@@ -322,6 +322,9 @@ func Differences(ctx context.Context, dyn dynamic.Interface, objs []Object) ([]s
 			if a, b := img(live), img(u); a != b {
 				out = append(out, fmt.Sprintf("%s image: %s → %s", o.GetName(), shortRef(a), shortRef(b)))
 			}
+			if a, b := live.GetAnnotations()["dev.launcher.commit"], o.GetAnnotations()["dev.launcher.commit"]; a != b {
+				out = append(out, fmt.Sprintf("%s commit: %s → %s", o.GetName(), orNone(a), orNone(b)))
+			}
 		default:
 			keys := func(x *unstructured.Unstructured) map[string]bool {
 				m, _, _ := unstructured.NestedMap(x.Object, "data")
@@ -425,4 +428,11 @@ func Diagnose(ctx context.Context, dyn dynamic.Interface, logs PodLogs, ns, depl
 func firstLine(s string) string {
 	l, _, _ := strings.Cut(s, "\n")
 	return l
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
 }

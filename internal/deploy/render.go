@@ -35,8 +35,9 @@ type Object interface {
 
 // Inputs are what rendering needs besides the project.
 type Inputs struct {
-	Env    string
-	Images map[string]string // built service → image reference by digest
+	Env     string
+	Images  map[string]string // built service → image reference by digest
+	Commits map[string]string // built service → source commit, annotated on its Deployment
 }
 
 // Render returns the environment's objects in apply order: namespace, secrets, config maps,
@@ -70,7 +71,7 @@ func Render(p *config.Project, in Inputs) ([]Object, error) {
 		infra = append(infra, o...)
 	}
 	for _, name := range p.ServiceNames() {
-		o, c, err := r.service(name, in.Images)
+		o, c, err := r.service(name, in.Images, in.Commits[name])
 		if err != nil {
 			return nil, err
 		}
@@ -265,7 +266,7 @@ func connVarOf(key, kind string) bool {
 	return suffix != "" && strings.HasSuffix(key, suffix)
 }
 
-func (r *renderer) service(name string, images map[string]string) (objs, cfg []Object, err error) {
+func (r *renderer) service(name string, images map[string]string, commit string) (objs, cfg []Object, err error) {
 	s := r.p.Services[name]
 	image := s.Image
 	if s.Build != nil {
@@ -331,6 +332,10 @@ func (r *renderer) service(name string, images map[string]string) (objs, cfg []O
 			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
 				Spec: corev1.PodSpec{Containers: []corev1.Container{c}}},
 		}}
+	if commit != "" {
+		// on the Deployment, not its pods: a new commit with the same binary restarts nothing
+		dep.Annotations = map[string]string{config.LabelCommit: commit}
+	}
 	objs = append(objs, dep)
 	if len(svcPorts) > 0 {
 		objs = append(objs, &corev1.Service{TypeMeta: tm("v1", "Service"), ObjectMeta: r.meta(name, name),
