@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -162,7 +163,7 @@ func required(fields map[string]string) error {
 		}
 	}
 	if len(missing) > 0 {
-		sortStrings(missing)
+		sort.Strings(missing)
 		return platform.Errorf(platform.CodeInvalid, "missing required field(s): %s", strings.Join(missing, ", "))
 	}
 	return nil
@@ -369,16 +370,6 @@ func isUUID(s string) bool {
 		}
 	}
 	return true
-}
-
-func sortStrings(s []string) {
-	for i := range s {
-		for j := i + 1; j < len(s); j++ {
-			if s[j] < s[i] {
-				s[i], s[j] = s[j], s[i]
-			}
-		}
-	}
 }
 
 // tokenCache remembers verified tokens briefly, so that most requests skip the auth round trip.
