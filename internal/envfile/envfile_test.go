@@ -7,18 +7,18 @@ import (
 )
 
 func TestParseValues(t *testing.T) {
-	src := "# c\n\nA=1\nexport B = two words # comment\nC=\"q \\\"x\\\" \\n y\"\nD='lit $X \\n'\nE=\nF=a#b\n"
+	src := "# c\n\nA=1\nexport B = two words # comment\nC=\"q \\\"x\\\" \\n y\"\nD='lit $X \\n'\nE=\nF=a#b\nG=    # only a comment\nH=${secret:32}   # generated\n"
 	f, err := Parse("t", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"A": "1", "B": "two words", "C": "q \"x\" \n y", "D": "lit $X \\n", "E": "", "F": "a#b"}
+	want := map[string]string{"A": "1", "B": "two words", "C": "q \"x\" \n y", "D": "lit $X \\n", "E": "", "F": "a#b", "G": "", "H": "${secret:32}"}
 	for k, v := range want {
 		if got, ok := f.Lookup(k); !ok || got != v {
 			t.Errorf("%s = %q, %v; want %q", k, got, ok, v)
 		}
 	}
-	if got := strings.Join(f.Keys(), ","); got != "A,B,C,D,E,F" {
+	if got := strings.Join(f.Keys(), ","); got != "A,B,C,D,E,F,G,H" {
 		t.Errorf("keys %s", got)
 	}
 }

@@ -159,6 +159,9 @@ func parsePair(s string) (key, value, msg string) {
 		}
 		return key, v[1 : end+1], ""
 	default:
+		if strings.HasPrefix(v, "#") { // KEY=   # a comment: an empty value
+			return key, "", ""
+		}
 		if i := strings.Index(v, " #"); i >= 0 {
 			v = v[:i]
 		} else if i := strings.Index(v, "\t#"); i >= 0 {
