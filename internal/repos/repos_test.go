@@ -173,7 +173,8 @@ func TestHTTPSTokenAuth(t *testing.T) {
 	root := t.TempDir()
 	remote(t, root, "private")
 	const token = "ghp_testtoken_123456"
-	backend := &cgi.Handler{Path: "/usr/lib/git-core/git-http-backend", Root: "/git",
+	execPath := gitCLI(t, root, "--exec-path") // where this git keeps git-http-backend
+	backend := &cgi.Handler{Path: filepath.Join(execPath, "git-http-backend"), Root: "/git",
 		Env: []string{"GIT_PROJECT_ROOT=" + filepath.Join(root, "remotes"), "GIT_HTTP_EXPORT_ALL=1"}}
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, p, ok := r.BasicAuth(); !ok || p != token {
