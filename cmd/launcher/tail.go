@@ -138,7 +138,7 @@ func runTailNats(ctx context.Context, f *factory, opts *tailNatsOptions) error {
 	}
 	defer tap.Close()
 	if live {
-		return tui.RunTail(ctx, tap, filter)
+		return tui.RunTail(ctx, tap, filter, func(s string) string { return f.currentRedactor().String(s) })
 	}
 	lp.tap = tap
 	fmt.Fprintf(f.Err, "listening on %s for %s (Ctrl-C to stop)\n", server, strings.Join(orDefault(opts.subjects, ">"), ", "))

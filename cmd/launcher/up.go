@@ -103,6 +103,7 @@ func runUp(ctx context.Context, f *factory, opts *upOptions) error {
 // crashes, logs and resource use; quitting asks whether the stack stops or keeps running.
 func runDashboard(ctx context.Context, f *factory, project string, pl *orchestrate.Plan, eng *orchestrate.Engine, opts *upOptions) error {
 	model := tui.NewDashboard(project, eng.Store(), &engineActions{ctx: ctx, eng: eng, pl: pl}, opts.logLines, time.Now)
+	model.Mask = f.currentRedactor().String // the terminal is written to directly, not through the output edge
 	defer model.Close()
 	bg, stopBG := context.WithCancel(ctx)
 	defer stopBG()

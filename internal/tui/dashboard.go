@@ -146,6 +146,10 @@ type DashboardModel struct {
 	quitPrompt bool
 	status     string
 	Choice     QuitChoice
+
+	// Mask hides secret values in what the view shows (the same redactor as the output edge:
+	// the terminal is written to directly, not through it). Nil shows text as is.
+	Mask func(string) string
 }
 
 // NewDashboard subscribes to store. logLines is the ring size per service.
@@ -174,12 +178,12 @@ func (m *DashboardModel) Drain() {
 	for _, e := range events {
 		switch e.Kind {
 		case orchestrate.EvLog:
-			m.logs.Add(e.Node, e.Time, e.Message)
+			m.logs.Add(e.Node, e.Time, m.mask(e.Message))
 		case orchestrate.EvState, orchestrate.EvStats:
 			changed = true
 		case orchestrate.EvInfo:
 			if e.Node != "" {
-				m.logs.Add(e.Node, e.Time, "» "+e.Message)
+				m.logs.Add(e.Node, e.Time, "» "+m.mask(e.Message))
 			}
 		}
 	}
@@ -189,6 +193,13 @@ func (m *DashboardModel) Drain() {
 	if m.focus >= len(m.nodes) {
 		m.focus = max(0, len(m.nodes)-1)
 	}
+}
+
+func (m *DashboardModel) mask(s string) string {
+	if m.Mask == nil {
+		return s
+	}
+	return m.Mask(s)
 }
 
 func (m *DashboardModel) focused() string {
@@ -454,7 +465,7 @@ func (m *DashboardModel) tableLines(w int) []string {
 		if i == m.focus {
 			mark = "›"
 		}
-		line := row(mark, cut(n.Name, nameW), string(n.State), compactPorts(n.Ports), fmt.Sprint(n.Restarts), up, cpu, mem, strings.ReplaceAll(n.Detail, "\n", " "))
+		line := row(mark, cut(n.Name, nameW), string(n.State), compactPorts(n.Ports), fmt.Sprint(n.Restarts), up, cpu, mem, m.mask(strings.ReplaceAll(n.Detail, "\n", " ")))
 		line = clip(line, w)
 		switch n.State {
 		case orchestrate.StateReady:

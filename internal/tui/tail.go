@@ -84,6 +84,16 @@ type TailModel struct {
 	filter   natstap.Filter
 	input    textinput.Model
 	editing  string // "", "include" or "exclude"
+
+	// Mask hides secret values in payloads and headers shown (nil: as is); see DashboardModel.
+	Mask func(string) string
+}
+
+func (m *TailModel) mask(s string) string {
+	if m.Mask == nil {
+		return s
+	}
+	return m.Mask(s)
 }
 
 // NewTailModel returns the view over tap; now is the clock (tests pin it).
@@ -93,9 +103,11 @@ func NewTailModel(tap TapSource, filter natstap.Filter, now func() time.Time) *T
 	return &TailModel{tap: tap, now: now, width: 80, height: 24, follow: true, filter: filter, input: in}
 }
 
-// RunTail runs the view on the terminal until the user quits or ctx ends.
-func RunTail(ctx context.Context, tap *natstap.Tap, filter natstap.Filter) error {
-	p := tea.NewProgram(NewTailModel(tap, filter, time.Now), tea.WithAltScreen(), tea.WithContext(ctx))
+// RunTail runs the view on the terminal until the user quits or ctx ends; mask hides secrets.
+func RunTail(ctx context.Context, tap *natstap.Tap, filter natstap.Filter, mask func(string) string) error {
+	m := NewTailModel(tap, filter, time.Now)
+	m.Mask = mask
+	p := tea.NewProgram(m, tea.WithAltScreen(), tea.WithContext(ctx))
 	_, err := p.Run()
 	if ctx.Err() != nil {
 		return nil
@@ -298,9 +310,9 @@ func (m *TailModel) detailLines(w, h int) []string {
 	d := natstap.Decode(msg.Data)
 	out := []string{styleHeader.Render(clip(fmt.Sprintf("── #%d %s  %s  %s %s", msg.Seq, msg.Subject, humanBytes(msg.Size), d.Format, d.Note), w))}
 	for k, vs := range msg.Header {
-		out = append(out, clip(fmt.Sprintf("%s: %s", k, strings.Join(vs, ", ")), w))
+		out = append(out, clip(m.mask(fmt.Sprintf("%s: %s", k, strings.Join(vs, ", "))), w))
 	}
-	for _, l := range strings.Split(d.Body, "\n") {
+	for _, l := range strings.Split(m.mask(d.Body), "\n") {
 		out = append(out, clip(l, w))
 	}
 	if msg.Truncated {

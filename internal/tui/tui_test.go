@@ -283,3 +283,28 @@ func BenchmarkLogFanIn(b *testing.B) {
 		b.Fatalf("kept %d lines", m.logs.Len())
 	}
 }
+
+// TestViewsMaskSecrets: what the views show goes through the mask, as everything printed does.
+func TestViewsMaskSecrets(t *testing.T) {
+	mask := func(s string) string { return strings.ReplaceAll(s, "hunter22", "********") }
+	store := orchestrate.NewStore()
+	store.Declare("api", "service", "", nil)
+	m := NewDashboard("p", store, nil, 10, fixedNow)
+	defer m.Close()
+	m.Mask = mask
+	store.Publish(orchestrate.Event{Kind: orchestrate.EvLog, Node: "api", Message: "connecting to postgres://api:hunter22@postgres/api"})
+	store.Publish(orchestrate.Event{Kind: orchestrate.EvState, Node: "api", State: orchestrate.StateStarting, Error: "auth failed for hunter22"})
+	m.Drain()
+	if v := m.View(); strings.Contains(v, "hunter22") || !strings.Contains(v, "postgres://api:********@postgres") {
+		t.Errorf("dashboard shows a secret:\n%s", v)
+	}
+	tap := sampleTap()
+	tap.msgs[0].Data = []byte(`{"token":"hunter22"}`)
+	tm := NewTailModel(tap, natstap.Filter{}, fixedNow)
+	tm.Mask = mask
+	tm.load()
+	tm.sel, tm.follow, tm.detail = 0, false, true
+	if v := tm.View(); strings.Contains(v, "hunter22") {
+		t.Errorf("tail view shows a secret:\n%s", v)
+	}
+}
