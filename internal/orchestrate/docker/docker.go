@@ -63,10 +63,13 @@ func (r *Runtime) Close() error { return r.c.Close() }
 // ErrUnreachable is returned by Ping when no daemon answers.
 var ErrUnreachable = errors.New("cannot reach the Docker engine")
 
-func (r *Runtime) Ping(ctx context.Context) (orchestrate.RuntimeInfo, error) {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+func (r *Runtime) Ping(parent context.Context) (orchestrate.RuntimeInfo, error) {
+	ctx, cancel := context.WithTimeout(parent, 5*time.Second)
 	defer cancel()
 	v, err := r.cli(ctx).ServerVersion(ctx)
+	if err != nil && parent.Err() != nil {
+		return orchestrate.RuntimeInfo{}, parent.Err() // interrupted: not a daemon problem
+	}
 	if err != nil {
 		return orchestrate.RuntimeInfo{}, fmt.Errorf("%w at %s: %v\n\tstart it (Docker Desktop, or `sudo systemctl start docker`), or point DOCKER_HOST at a running one",
 			ErrUnreachable, r.c.DaemonHost(), err)
