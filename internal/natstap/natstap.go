@@ -62,7 +62,8 @@ type Tap struct {
 
 	mu       sync.Mutex
 	ring     []Message
-	next     int // ring write position
+	next     int    // ring write position
+	ringSeq  uint64 // sequence number of the newest message in the ring
 	filled   bool
 	seq      uint64
 	pending  map[string]pendingReq
@@ -170,6 +171,7 @@ func (t *Tap) ingest(m *nats.Msg) {
 	}
 	t.count(msg.Subject, size, now)
 	if !t.paused.Load() {
+		t.ringSeq = msg.Seq
 		t.ring[t.next] = msg
 		t.next++
 		if t.next == len(t.ring) {
@@ -186,22 +188,22 @@ func (t *Tap) ingest(m *nats.Msg) {
 	}
 }
 
-// find returns the ring slot of seq, if still held. Caller holds mu.
+// find returns the ring slot of seq, if still held. Caller holds mu. The ring holds consecutive
+// sequence numbers ending at ringSeq (a pause leaves a gap), so the slot is computed, not searched:
+// this runs for every reply on the ingest path.
 func (t *Tap) find(seq uint64) *Message {
-	// the ring holds consecutive sequence numbers unless paused; look back from the newest
-	n := len(t.ring)
-	for i, idx := 0, t.next-1; i < n && i < 4096; i, idx = i+1, idx-1 {
-		if idx < 0 {
-			idx += n
-		}
-		if t.ring[idx].Seq == seq {
-			return &t.ring[idx]
-		}
-		if t.ring[idx].Seq != 0 && t.ring[idx].Seq < seq {
-			return nil
-		}
+	back := t.ringSeq - seq
+	if seq == 0 || seq > t.ringSeq || back >= uint64(len(t.ring)) {
+		return nil
 	}
-	return nil
+	idx := (t.next - 1 - int(back)) % len(t.ring)
+	if idx < 0 {
+		idx += len(t.ring)
+	}
+	if t.ring[idx].Seq != seq {
+		return nil // a pause broke the run; the request is not displayed anyway
+	}
+	return &t.ring[idx]
 }
 
 // expirePending forgets requests older than 30 s (never answered). Caller holds mu.
