@@ -99,11 +99,7 @@ type deployReport struct {
 }
 
 func runDeployApply(ctx context.Context, f *factory, opts *deployApplyOptions, plan bool) error {
-	p, err := f.loadProject()
-	if err != nil {
-		return err
-	}
-	env, err := chooseEnv(p, opts.env)
+	p, env, err := deployTarget(f, &opts.deployRenderOptions)
 	if err != nil {
 		return err
 	}
@@ -127,11 +123,7 @@ func runDeployApply(ctx context.Context, f *factory, opts *deployApplyOptions, p
 		return err
 	}
 	opts.push = !opts.dryRun
-	images, commits, err := buildForDeploy(ctx, f, p, env, &opts.deployRenderOptions)
-	if err != nil {
-		return err
-	}
-	objs, err := deploy.Render(p, deploy.Inputs{Env: env, Images: images, Commits: commits})
+	objs, err := renderDeploy(ctx, f, p, env, &opts.deployRenderOptions)
 	if err != nil {
 		return err
 	}
@@ -250,20 +242,31 @@ func chooseEnv(p *config.Project, env string) (string, error) {
 	return "", &usageError{fmt.Errorf("name an environment with --env: %s", strings.Join(names, ", "))}
 }
 
-func runDeployRender(ctx context.Context, f *factory, opts *deployRenderOptions) error {
+// deployTarget is the project and the environment a deploy command works on.
+func deployTarget(f *factory, opts *deployRenderOptions) (*config.Project, string, error) {
 	p, err := f.loadProject()
 	if err != nil {
-		return err
+		return nil, "", err
 	}
 	env, err := chooseEnv(p, opts.env)
-	if err != nil {
-		return err
-	}
+	return p, env, err
+}
+
+// renderDeploy builds the environment's images (pushed when opts.push) and renders its objects.
+func renderDeploy(ctx context.Context, f *factory, p *config.Project, env string, opts *deployRenderOptions) ([]deploy.Object, error) {
 	images, commits, err := buildForDeploy(ctx, f, p, env, opts)
 	if err != nil {
+		return nil, err
+	}
+	return deploy.Render(p, deploy.Inputs{Env: env, Images: images, Commits: commits})
+}
+
+func runDeployRender(ctx context.Context, f *factory, opts *deployRenderOptions) error {
+	p, env, err := deployTarget(f, opts)
+	if err != nil {
 		return err
 	}
-	objs, err := deploy.Render(p, deploy.Inputs{Env: env, Images: images, Commits: commits})
+	objs, err := renderDeploy(ctx, f, p, env, opts)
 	if err != nil {
 		return err
 	}

@@ -172,28 +172,8 @@ func (r *renderer) split(env map[string]string) (plain, secret map[string]string
 func (r *renderer) infra(name string) ([]Object, error) {
 	in := r.p.Infra[name]
 	labels := r.labels(name)
-	plain, secret := r.split(in.Env)
-	var objs []Object
-	var envFrom []corev1.EnvFromSource
-	if len(plain) > 0 {
-		objs = append(objs, &corev1.ConfigMap{TypeMeta: tm("v1", "ConfigMap"), ObjectMeta: r.meta(name+"-config", name), Data: plain})
-		envFrom = append(envFrom, corev1.EnvFromSource{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: name + "-config"}}})
-	}
-	if len(secret) > 0 {
-		objs = append(objs, &corev1.Secret{TypeMeta: tm("v1", "Secret"), ObjectMeta: r.meta(name+"-secrets", name), Type: corev1.SecretTypeOpaque, StringData: secret})
-		envFrom = append(envFrom, corev1.EnvFromSource{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: name + "-secrets"}}})
-	}
-	var ports []corev1.ContainerPort
-	var svcPorts []corev1.ServicePort
-	seen := map[int]bool{}
-	for _, p := range append([]config.Port{{Container: in.Port(), Protocol: "tcp"}}, in.Ports...) {
-		if p.Container == 0 || seen[p.Container] {
-			continue
-		}
-		seen[p.Container] = true
-		ports = append(ports, corev1.ContainerPort{Name: fmt.Sprintf("p%d", p.Container), ContainerPort: int32(p.Container)})
-		svcPorts = append(svcPorts, corev1.ServicePort{Name: fmt.Sprintf("p%d", p.Container), Port: int32(p.Container), TargetPort: intstr.FromInt32(int32(p.Container))})
-	}
+	objs, envFrom := r.envObjects(name, in.Env)
+	ports, svcPorts := portSpecs(append([]config.Port{{Container: in.Port(), Protocol: "tcp"}}, in.Ports...))
 	c := corev1.Container{Name: name, Image: in.Image, Args: in.Command, Ports: ports, EnvFrom: envFrom}
 	if probe := tcpProbe(in.Port()); probe != nil {
 		c.ReadinessProbe = probe
@@ -225,6 +205,40 @@ func (r *renderer) infra(name string) ([]Object, error) {
 	svc := &corev1.Service{TypeMeta: tm("v1", "Service"), ObjectMeta: r.meta(name, name),
 		Spec: corev1.ServiceSpec{ClusterIP: corev1.ClusterIPNone, Selector: map[string]string{LabelName: name, LabelPartOf: r.p.Name}, Ports: svcPorts}}
 	return append(objs, ss, svc), nil
+}
+
+// envObjects puts a component's environment into a ConfigMap (plain values) and a Secret (secret
+// ones), and returns them with the envFrom that loads both.
+func (r *renderer) envObjects(name string, env map[string]string) ([]Object, []corev1.EnvFromSource) {
+	plain, secret := r.split(env)
+	var objs []Object
+	var envFrom []corev1.EnvFromSource
+	if len(plain) > 0 {
+		objs = append(objs, &corev1.ConfigMap{TypeMeta: tm("v1", "ConfigMap"), ObjectMeta: r.meta(name+"-config", name), Data: plain})
+		envFrom = append(envFrom, corev1.EnvFromSource{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: name + "-config"}}})
+	}
+	if len(secret) > 0 {
+		objs = append(objs, &corev1.Secret{TypeMeta: tm("v1", "Secret"), ObjectMeta: r.meta(name+"-secrets", name), Type: corev1.SecretTypeOpaque, StringData: secret})
+		envFrom = append(envFrom, corev1.EnvFromSource{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: name + "-secrets"}}})
+	}
+	return objs, envFrom
+}
+
+// portSpecs turns container ports (each once) into container and Service ports of one name.
+func portSpecs(ports []config.Port) ([]corev1.ContainerPort, []corev1.ServicePort) {
+	var cps []corev1.ContainerPort
+	var sps []corev1.ServicePort
+	seen := map[int]bool{}
+	for _, p := range ports {
+		if p.Container == 0 || seen[p.Container] {
+			continue
+		}
+		seen[p.Container] = true
+		name := fmt.Sprintf("p%d", p.Container)
+		cps = append(cps, corev1.ContainerPort{Name: name, ContainerPort: int32(p.Container)})
+		sps = append(sps, corev1.ServicePort{Name: name, Port: int32(p.Container), TargetPort: intstr.FromInt32(int32(p.Container))})
+	}
+	return cps, sps
 }
 
 func tcpProbe(port int) *corev1.Probe {
@@ -266,7 +280,8 @@ func connVarOf(key, kind string) bool {
 	return suffix != "" && strings.HasSuffix(key, suffix)
 }
 
-func (r *renderer) service(name string, images map[string]string, commit string) (objs, cfg []Object, err error) {
+func (r *renderer) service(name string, images map[string]string, commit string) ([]Object, []Object, error) {
+	var objs []Object
 	s := r.p.Services[name]
 	image := s.Image
 	if s.Build != nil {
@@ -276,22 +291,8 @@ func (r *renderer) service(name string, images map[string]string, commit string)
 		}
 	}
 	labels := r.labels(name)
-	plain, secret := r.split(r.serviceEnv(name))
-	var envFrom []corev1.EnvFromSource
-	if len(plain) > 0 {
-		cfg = append(cfg, &corev1.ConfigMap{TypeMeta: tm("v1", "ConfigMap"), ObjectMeta: r.meta(name+"-config", name), Data: plain})
-		envFrom = append(envFrom, corev1.EnvFromSource{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: name + "-config"}}})
-	}
-	if len(secret) > 0 {
-		cfg = append(cfg, &corev1.Secret{TypeMeta: tm("v1", "Secret"), ObjectMeta: r.meta(name+"-secrets", name), Type: corev1.SecretTypeOpaque, StringData: secret})
-		envFrom = append(envFrom, corev1.EnvFromSource{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: name + "-secrets"}}})
-	}
-	var ports []corev1.ContainerPort
-	var svcPorts []corev1.ServicePort
-	for _, p := range s.Ports {
-		ports = append(ports, corev1.ContainerPort{Name: fmt.Sprintf("p%d", p.Container), ContainerPort: int32(p.Container)})
-		svcPorts = append(svcPorts, corev1.ServicePort{Name: fmt.Sprintf("p%d", p.Container), Port: int32(p.Container), TargetPort: intstr.FromInt32(int32(p.Container))})
-	}
+	cfg, envFrom := r.envObjects(name, r.serviceEnv(name))
+	ports, svcPorts := portSpecs(s.Ports)
 	c := corev1.Container{Name: name, Image: image, Args: s.Command, Ports: ports, EnvFrom: envFrom}
 	if h := s.Health; h != nil {
 		var probe *corev1.Probe
