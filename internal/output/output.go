@@ -132,11 +132,23 @@ func (p *Printer) logLine(node, msg string) {
 	fmt.Fprintf(p.W, "%s | %s\n", p.name(node), msg)
 }
 
-var palette = []int{36, 32, 33, 35, 34, 91, 92, 93, 94, 95, 96}
+// palette are the ANSI colours (0-15) that names are shown in; both the plain printer and the
+// dashboard use ColorOf, so a service has one colour everywhere.
+var palette = []int{6, 2, 3, 5, 4, 9, 10, 11, 12, 13, 14}
 
-// Colorize wraps s in the ANSI colour that name always gets.
-func Colorize(name, s string) string {
+// ColorOf is the ANSI colour (0-15) that name always gets.
+func ColorOf(name string) int {
 	h := fnv.New32a()
 	h.Write([]byte(name))
-	return fmt.Sprintf("\x1b[%dm%s\x1b[0m", palette[h.Sum32()%uint32(len(palette))], s)
+	return palette[h.Sum32()%uint32(len(palette))]
+}
+
+// Colorize wraps s in the colour that name always gets.
+func Colorize(name, s string) string {
+	c := ColorOf(name)
+	code := 30 + c
+	if c >= 8 {
+		code = 90 + c - 8
+	}
+	return fmt.Sprintf("\x1b[%dm%s\x1b[0m", code, s)
 }

@@ -3,9 +3,9 @@ package tui
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -13,6 +13,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/propital/launcher/internal/orchestrate"
+	"github.com/propital/launcher/internal/output"
 )
 
 // Actions are what the dashboard's keys ask of the engine; the command implements them, so the
@@ -580,13 +581,9 @@ var dashKeys = [][2]string{
 	{"q, ctrl+c", "quit: choose to stop the stack or keep it running"},
 }
 
-var palette = []string{"6", "2", "3", "5", "4", "9", "10", "11", "12", "13", "14"}
-
-// Colorize renders s in the colour that name always gets.
+// Colorize renders s in the colour that name always gets (the plain printer's too).
 func Colorize(name, s string) string {
-	h := fnv.New32a()
-	h.Write([]byte(name))
-	return lipgloss.NewStyle().Foreground(lipgloss.Color(palette[h.Sum32()%uint32(len(palette))])).Render(s)
+	return lipgloss.NewStyle().Foreground(lipgloss.Color(strconv.Itoa(output.ColorOf(name)))).Render(s)
 }
 
 func shortDuration(d time.Duration) string {
